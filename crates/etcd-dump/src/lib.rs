@@ -1,0 +1,1 @@
+//! Library behind the binary of the same name.

@@ -1,0 +1,1 @@
+//! End-to-end suite against real etcd and S3 servers on loopback.
