@@ -1,0 +1,165 @@
+//! Connecting to one etcd member and reading its status.
+
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+use tonic::transport::Endpoint;
+
+use crate::error::describe_chain;
+use crate::insecure::AcceptAnyServerCert;
+use crate::settings::Settings;
+
+/// HTTP/2 flow-control windows. The default 64 KiB would cap a transfer at
+/// 64 KiB per round trip, which is slow between data centres. Memory stays
+/// bounded by these windows whatever the snapshot size.
+const STREAM_WINDOW: u32 = 4 << 20;
+const CONNECTION_WINDOW: u32 = 4 << 20;
+
+/// What one member reported about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub endpoint: String,
+    pub member_id: u64,
+    pub cluster_id: u64,
+    pub version: String,
+    /// Revision of the member's key-value store when the status was taken.
+    pub revision: i64,
+    pub raft_term: u64,
+    /// Member id of the leader this member follows; 0 when it knows none.
+    pub leader: u64,
+    pub is_learner: bool,
+    /// Active alarms and other errors the member reports (e.g. NOSPACE).
+    pub errors: Vec<String>,
+}
+
+/// Opens a connection to `endpoint` and authenticates when credentials are
+/// set. Fails with a one-line description including a hint at the likely
+/// cause.
+pub async fn connect(endpoint: &str, settings: &Settings) -> Result<Client, String> {
+    let mut builder = Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|e| format!("invalid endpoint {endpoint}: {}", describe_chain(&e)))?
+        .connect_timeout(settings.dial_timeout)
+        .http2_keep_alive_interval(settings.keepalive_time)
+        .keep_alive_timeout(settings.keepalive_timeout)
+        .keep_alive_while_idle(false)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW);
+
+    if endpoint.starts_with("https://") {
+        let material = settings.tls.clone().unwrap_or_default();
+        let mut tls = TlsOptions::new();
+        if let Some((cert, key)) = &material.identity_pem {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        let configured = if material.insecure_skip_verify {
+            builder.tls_config_with_verifier(tls, AcceptAnyServerCert::new())
+        } else {
+            tls = match &material.ca_pem {
+                Some(ca) => tls.ca_certificate(Certificate::from_pem(ca)),
+                None => tls.with_native_roots(),
+            };
+            builder.tls_config(tls)
+        };
+        builder =
+            configured.map_err(|e| format!("invalid TLS setup for {endpoint}: {}", explain(&e)))?;
+    }
+
+    let channel = builder
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect: {}", explain(&e)))?;
+
+    let options = settings
+        .credentials
+        .as_ref()
+        .map(|c| ConnectOptions::new().with_user(c.user.clone(), c.password.clone()));
+    Client::from_channel(etcd_client::Channel::Tonic(channel), options)
+        .await
+        .map_err(|e| match settings.credentials {
+            Some(ref c) => format!("authentication as {:?} failed: {}", c.user, explain(&e)),
+            None => explain(&e),
+        })
+}
+
+/// Asks the member for its status.
+pub async fn status(endpoint: &str, client: &mut Client) -> Result<MemberStatus, String> {
+    let response = client
+        .status()
+        .await
+        .map_err(|e| format!("status request failed: {}", explain(&e)))?;
+    let header = response
+        .header()
+        .ok_or_else(|| "status response has no header".to_owned())?;
+    Ok(MemberStatus {
+        endpoint: endpoint.to_owned(),
+        member_id: header.member_id(),
+        cluster_id: header.cluster_id(),
+        version: response.version().to_owned(),
+        revision: header.revision(),
+        raft_term: response.raft_term(),
+        leader: response.leader(),
+        is_learner: response.is_learner(),
+        errors: response.errors().to_vec(),
+    })
+}
+
+/// Describes an error with its sources and, when the text matches a known
+/// cause, what to check.
+pub fn explain(error: &(dyn std::error::Error + 'static)) -> String {
+    let text = describe_chain(error);
+    match hint(&text) {
+        Some(hint) => format!("{text} ({hint})"),
+        None => text,
+    }
+}
+
+fn hint(text: &str) -> Option<&'static str> {
+    let lower = text.to_ascii_lowercase();
+    let has = |needle: &str| lower.contains(needle);
+    if has("unknownissuer") || has("unknown issuer") || has("invalid peer certificate") {
+        Some(
+            "the server certificate is not signed by the CA given with --cacert, or by a system CA when none is given",
+        )
+    } else if has("notvalidforname") {
+        Some(
+            "the server certificate does not name this host; use a host name or IP address it lists",
+        )
+    } else if has("certificaterequired")
+        || has("badcertificate")
+        || has("unknownca")
+        || has("certificate required")
+        || has("bad certificate")
+        || has("unknown ca")
+    {
+        Some("the server rejected the client certificate; check --cert and --key")
+    } else if has("authentication failed") || has("invalid user id or password") {
+        Some("check the user name and password")
+    } else if has("permission denied") {
+        Some("taking a snapshot needs a user with the root role")
+    } else if has("corrupt message") || has("invalidcontenttype") || has("invalid content type") {
+        Some("the endpoint does not speak TLS; use http://")
+    } else if has("connection refused") {
+        Some("nothing listens at this address; check --endpoints")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_for_tls_failures() {
+        assert!(
+            hint("invalid peer certificate: UnknownIssuer")
+                .unwrap()
+                .contains("--cacert")
+        );
+        assert!(
+            hint("received fatal alert: CertificateRequired")
+                .unwrap()
+                .contains("--cert")
+        );
+        assert!(hint("tcp connect error: Connection refused (os error 111)").is_some());
+        assert_eq!(hint("something else"), None);
+    }
+}
