@@ -1,0 +1,111 @@
+//! creds-resolve against botocore resolving the same profile from a shared credentials file.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+
+use super::command::ToolCommand;
+use super::results::{Comparison, Run};
+use super::runner::{Contender, alternate};
+use super::setup::Setup;
+use super::tools::label;
+
+const PROFILE: &str = "bench";
+/// A made-up key pair in the documented AWS example format; it grants nothing anywhere.
+const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// What botocore users run to read credentials the way boto3 and aws-cli do.
+const BOTOCORE_SCRIPT: &str = "import botocore.session; \
+     c = botocore.session.Session(profile='bench').get_credentials().get_frozen_credentials(); \
+     print(c.access_key)";
+
+/// Runs creds-resolve, the botocore one-liner and a bare `python -c pass` alternately,
+/// `setup.sizes.creds_runs` times each.
+pub fn creds_comparison(setup: &Setup) -> Result<Comparison> {
+    let dir = setup.work.join("creds");
+    fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let credentials = dir.join("credentials");
+    let config = dir.join("config");
+    fs::write(
+        &credentials,
+        format!(
+            "[{PROFILE}]\naws_access_key_id = {ACCESS_KEY_ID}\n\
+             aws_secret_access_key = {SECRET_ACCESS_KEY}\n"
+        ),
+    )
+    .with_context(|| format!("failed to write {}", credentials.display()))?;
+    fs::write(
+        &config,
+        format!("[profile {PROFILE}]\nregion = us-east-1\n"),
+    )
+    .with_context(|| format!("failed to write {}", config.display()))?;
+
+    let output = dir.join("stdout");
+    let with_files = |command: ToolCommand| {
+        command
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                credentials.display().to_string(),
+            )
+            .env("AWS_CONFIG_FILE", config.display().to_string())
+            .env("AWS_PROFILE", PROFILE)
+            .stdout(&output)
+    };
+    let resolve = with_files(ToolCommand::new(&setup.ours.creds_resolve, &[]));
+    let botocore = with_files(ToolCommand::new(
+        &setup.peers.python,
+        &["-c", BOTOCORE_SCRIPT],
+    ));
+    let python = ToolCommand::new(&setup.peers.python, &["-c", "pass"]);
+    let substitutions = setup.substitutions(&[]);
+
+    let contenders = vec![
+        Contender::new(
+            label::CREDS_RESOLVE,
+            resolve.display(&substitutions),
+            |_: &()| run_checked(setup, &resolve, &output),
+        ),
+        Contender::new(
+            label::BOTOCORE,
+            botocore.display(&substitutions),
+            |_: &()| run_checked(setup, &botocore, &output),
+        ),
+        Contender::new(
+            label::PYTHON_STARTUP,
+            python.display(&substitutions),
+            |_: &()| setup.runner.run_single(&python),
+        ),
+    ];
+    let results = alternate(
+        "credentials",
+        setup.sizes.creds_runs,
+        |_| Ok(()),
+        contenders,
+    )?;
+
+    Ok(Comparison {
+        id: "credentials".to_string(),
+        title: "Resolving a profile from a shared credentials file".to_string(),
+        input: format!(
+            "profile [{PROFILE}] with static keys in a credentials file, region in a config file"
+        ),
+        input_bytes: 0,
+        tools: results,
+    })
+}
+
+/// Runs `command` and fails unless it printed the profile's access key id.
+fn run_checked(setup: &Setup, command: &ToolCommand, output: &Path) -> Result<Run> {
+    let run = setup.runner.run_single(command)?;
+    let printed = fs::read_to_string(output)
+        .with_context(|| format!("failed to read {}", output.display()))?;
+    if !printed.contains(ACCESS_KEY_ID) {
+        bail!(
+            "{} did not print the profile's access key id",
+            command.program.display()
+        );
+    }
+    Ok(run)
+}

@@ -1,0 +1,90 @@
+//! `etcd-dump > FILE` against `etcdctl snapshot save FILE` on the same database.
+
+use std::cell::Cell;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use e2e_tests::EtcdServer;
+
+use super::inputs::etcd_db_bytes;
+use super::results::Comparison;
+use super::runner::{Contender, alternate};
+use super::setup::Setup;
+use super::stats::format_bytes;
+use super::tools::{self, ETCD_ENDPOINT_PLACEHOLDER, label};
+
+/// Runs both tools alternately and returns the comparison with the snapshot size as input size.
+pub fn snapshot_comparison(
+    setup: &Setup,
+    etcd: &EtcdServer,
+    keys: u64,
+    id: &str,
+) -> Result<Comparison> {
+    let db_bytes = etcd_db_bytes(&etcd.data_dir).context("failed to read the etcd db size")?;
+    let dump_file = setup.work.join("etcd-dump.snapshot");
+    let save_file = setup.work.join("etcdctl.snapshot");
+    let dump = tools::etcd_dump(&setup.ours, &etcd.endpoint, Some(&dump_file));
+    let save = tools::etcdctl_save(&setup.etcdctl, &etcd.endpoint, &save_file);
+    let substitutions = setup.substitutions(&[(&etcd.endpoint, ETCD_ENDPOINT_PLACEHOLDER)]);
+
+    // Both tools must write the same number of bytes; the first run sets the expectation.
+    let snapshot_bytes = Cell::new(None);
+    let contenders = vec![
+        Contender::new(label::ETCD_DUMP, dump.display(&substitutions), |_: &()| {
+            let run = setup.runner.run_single(&dump)?;
+            check_snapshot(&dump_file, &snapshot_bytes)?;
+            Ok(run)
+        }),
+        Contender::new(
+            label::ETCDCTL_SAVE,
+            save.display(&substitutions),
+            |_: &()| {
+                let run = setup.runner.run_single(&save)?;
+                check_snapshot(&save_file, &snapshot_bytes)?;
+                Ok(run)
+            },
+        ),
+    ];
+    let results = alternate(id, setup.rounds, |_| Ok(()), contenders)?;
+
+    let input_bytes = snapshot_bytes.get().unwrap_or(db_bytes);
+    Ok(Comparison {
+        id: id.to_string(),
+        title: format!(
+            "Snapshot of a {} etcd database to a file",
+            format_bytes(input_bytes)
+        ),
+        input: format!(
+            "etcd {} database of {db_bytes} bytes ({keys} keys of 1 MiB random values); the \
+             snapshot file holds the bbolt file plus its 32-byte SHA-256",
+            etcd.version
+        ),
+        input_bytes,
+        tools: results,
+    })
+}
+
+/// Checks that the snapshot file is non-empty and as long as every earlier one, then deletes it
+/// so the next run writes a new file as a backup job would.
+fn check_snapshot(path: &Path, expected: &Cell<Option<u64>>) -> Result<()> {
+    let size = fs::metadata(path)
+        .with_context(|| format!("snapshot {} was not written", path.display()))?
+        .len();
+    fs::remove_file(path).with_context(|| format!("failed to remove {}", path.display()))?;
+
+    if size == 0 {
+        bail!("snapshot {} is empty", path.display());
+    }
+    match expected.get() {
+        None => expected.set(Some(size)),
+        Some(first) if first != size => {
+            bail!(
+                "snapshot {} has {size} bytes, an earlier run wrote {first}",
+                path.display()
+            )
+        }
+        Some(_) => {}
+    }
+    Ok(())
+}

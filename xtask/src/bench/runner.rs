@@ -1,0 +1,264 @@
+//! Runs single commands, `&&` chains and two-process pipelines, and alternates tools over rounds.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+use super::command::ToolCommand;
+use super::measure::{Started, wait_for};
+use super::results::{Run, ToolResult};
+use super::stats::{format_kib, format_seconds};
+
+/// Spawns commands with a throwaway `HOME` and keeps each command's stderr in `log_dir`.
+#[derive(Debug)]
+pub struct Runner {
+    pub home: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+impl Runner {
+    pub fn new(home: &Path, log_dir: &Path) -> Result<Runner> {
+        fs::create_dir_all(log_dir)
+            .with_context(|| format!("failed to create {}", log_dir.display()))?;
+        Ok(Runner {
+            home: home.to_path_buf(),
+            log_dir: log_dir.to_path_buf(),
+        })
+    }
+
+    /// Runs one command to completion and fails, showing its stderr, unless it exits with 0.
+    pub fn run_single(&self, command: &ToolCommand) -> Result<Run> {
+        self.run_sequence(std::slice::from_ref(command))
+    }
+
+    /// Runs the commands one after another as `a && b` would, stopping at the first failure.
+    pub fn run_sequence(&self, commands: &[ToolCommand]) -> Result<Run> {
+        let mut processes = Vec::new();
+        for command in commands {
+            let log = self.log_path(command);
+            let mut process = command.to_command(&self.home, &log)?;
+            let spawned_at = Instant::now();
+            let child = process
+                .spawn()
+                .with_context(|| format!("failed to start {}", command.program.display()))?;
+
+            let (status, usage) =
+                wait_for(Started::new(&command.program_name(), child, spawned_at))
+                    .with_context(|| format!("failed to wait for {}", command.program.display()))?;
+            if !status.success() {
+                bail!(
+                    "{} failed with {status}{}",
+                    command.program.display(),
+                    stderr_tail(&log)
+                );
+            }
+            processes.push(usage);
+        }
+        Ok(Run::sequential(processes))
+    }
+
+    /// Runs `producer | consumer` and fails unless both exit with 0.
+    pub fn run_pipeline(&self, producer: &ToolCommand, consumer: &ToolCommand) -> Result<Run> {
+        let producer_log = self.log_path(producer);
+        let consumer_log = self.log_path(consumer);
+        let mut first = producer.to_command(&self.home, &producer_log)?;
+        first.stdout(Stdio::piped());
+        let mut second = consumer.to_command(&self.home, &consumer_log)?;
+
+        let spawned_at = Instant::now();
+        let mut producer_child = first
+            .spawn()
+            .with_context(|| format!("failed to start {}", producer.program.display()))?;
+        let pipe = producer_child
+            .stdout
+            .take()
+            .context("producer has no stdout pipe")?;
+        second.stdin(pipe);
+        // The parent's copy of the pipe moved into `second`, which drops it after spawning, so the
+        // consumer sees EOF as soon as the producer exits.
+        let consumer_spawned_at = Instant::now();
+        let consumer_child = match second.spawn() {
+            Ok(child) => child,
+            Err(error) => {
+                let _ = producer_child.kill();
+                let _ = producer_child.wait();
+                return Err(error)
+                    .with_context(|| format!("failed to start {}", consumer.program.display()));
+            }
+        };
+
+        let (producer_status, producer_usage) = wait_for(Started::new(
+            &producer.program_name(),
+            producer_child,
+            spawned_at,
+        ))?;
+        let (consumer_status, consumer_usage) = wait_for(Started::new(
+            &consumer.program_name(),
+            consumer_child,
+            consumer_spawned_at,
+        ))?;
+        let wall_s = spawned_at.elapsed().as_secs_f64();
+
+        if !producer_status.success() {
+            bail!(
+                "{} failed with {producer_status}{}",
+                producer.program.display(),
+                stderr_tail(&producer_log)
+            );
+        }
+        if !consumer_status.success() {
+            bail!(
+                "{} failed with {consumer_status}{}",
+                consumer.program.display(),
+                stderr_tail(&consumer_log)
+            );
+        }
+        Ok(Run::concurrent(
+            wall_s,
+            vec![producer_usage, consumer_usage],
+        ))
+    }
+
+    fn log_path(&self, command: &ToolCommand) -> PathBuf {
+        self.log_dir
+            .join(format!("{}.stderr", command.program_name()))
+    }
+}
+
+/// Returns the last lines of a stderr log, prefixed for appending to an error message.
+fn stderr_tail(log: &Path) -> String {
+    let text = fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; stderr ({}):\n{tail}", log.display())
+    }
+}
+
+/// One tool in a comparison: its results so far and the closure that performs one run, including
+/// checking the output. `C` is whatever each round prepares for all tools, such as a fresh server.
+pub struct Contender<'a, C> {
+    pub result: ToolResult,
+    pub run_once: Box<dyn FnMut(&C) -> Result<Run> + 'a>,
+}
+
+impl<'a, C> Contender<'a, C> {
+    pub fn new(
+        tool: &str,
+        command: String,
+        run_once: impl FnMut(&C) -> Result<Run> + 'a,
+    ) -> Contender<'a, C> {
+        Contender {
+            result: ToolResult::new(tool, command),
+            run_once: Box::new(run_once),
+        }
+    }
+}
+
+/// Runs the contenders in turn (A B C A B C ...) for `rounds` rounds, so that slow drifts of the
+/// machine (page cache, other load, server compaction) spread over all tools alike.
+/// `prepare_round` runs before each round; an error from it ends the comparison.
+///
+/// A failed run is recorded and the tool is left out of later rounds, because a tool that failed
+/// once would mostly repeat the same error and cost the same time again.
+pub fn alternate<C>(
+    label: &str,
+    rounds: u32,
+    mut prepare_round: impl FnMut(u32) -> Result<C>,
+    contenders: Vec<Contender<'_, C>>,
+) -> Result<Vec<ToolResult>> {
+    let mut contenders = contenders;
+    for round in 1..=rounds {
+        let context = prepare_round(round)
+            .with_context(|| format!("failed to prepare round {round} of {label}"))?;
+        for contender in contenders.iter_mut() {
+            if !contender.result.failures.is_empty() {
+                continue;
+            }
+            match (contender.run_once)(&context) {
+                Ok(run) => {
+                    eprintln!(
+                        "bench: {label}, round {round}/{rounds}, {}: {} wall, {} CPU, {} peak RSS",
+                        contender.result.tool,
+                        format_seconds(run.wall_s),
+                        format_seconds(run.cpu_s),
+                        format_kib(run.max_rss_kib)
+                    );
+                    contender.result.push(run);
+                }
+                Err(error) => {
+                    eprintln!(
+                        "bench: {label}, round {round}/{rounds}, {} failed: {error:#}",
+                        contender.result.tool
+                    );
+                    contender.result.failures.push(format!("{error:#}"));
+                }
+            }
+        }
+    }
+    Ok(contenders.into_iter().map(|c| c.result).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alternate_interleaves_and_skips_failed() {
+        let order = std::cell::RefCell::new(Vec::new());
+        let ok = |name: &'static str| {
+            let order = &order;
+            move |round: &u32| -> Result<Run> {
+                order.borrow_mut().push(format!("{name}{round}"));
+                Ok(Run::sequential(Vec::new()))
+            }
+        };
+        let failing = |round: &u32| -> Result<Run> {
+            order.borrow_mut().push(format!("c{round}"));
+            bail!("broken")
+        };
+        let contenders = vec![
+            Contender::new("a", "a".to_string(), ok("a")),
+            Contender::new("b", "b".to_string(), ok("b")),
+            Contender::new("c", "c".to_string(), failing),
+        ];
+
+        let results = alternate("test", 2, |round| Ok(round), contenders).unwrap();
+
+        assert_eq!(*order.borrow(), vec!["a1", "b1", "c1", "a2", "b2"]);
+        assert_eq!(results[0].runs.len(), 2);
+        assert_eq!(results[2].runs.len(), 0);
+        assert_eq!(results[2].failures, vec!["broken".to_string()]);
+    }
+
+    #[test]
+    fn pipeline_measures_both_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("out");
+        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let producer = ToolCommand::new("sh", &["-c", "head -c 100000 /dev/zero"]);
+        let consumer = ToolCommand::new("wc", &["-c"]).stdout(&output);
+
+        let run = runner.run_pipeline(&producer, &consumer).unwrap();
+
+        assert_eq!(run.processes.len(), 2);
+        assert_eq!(fs::read_to_string(&output).unwrap().trim(), "100000");
+        assert!(run.max_rss_kib >= run.processes[0].max_rss_kib);
+    }
+
+    #[test]
+    fn sequence_reports_stderr_on_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let failing = ToolCommand::new("sh", &["-c", "echo 'no such bucket' >&2; exit 1"]);
+
+        let error = runner.run_sequence(&[failing]).unwrap_err();
+
+        assert!(format!("{error:#}").contains("no such bucket"), "{error:#}");
+    }
+}
