@@ -1,0 +1,260 @@
+//! S3 client construction: region, endpoint, addressing, TLS, proxy, retries.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_http_client::{Builder as HttpClientBuilder, Connector};
+
+/// Region used with `--endpoint-url` when none is configured; MinIO, SeaweedFS
+/// and most S3-compatible servers expect it by default.
+pub const DEFAULT_ENDPOINT_REGION: &str = "us-east-1";
+
+/// Settings for [`build_client`].
+#[derive(Debug)]
+pub struct ClientSettings {
+    pub region: String,
+    pub endpoint: Option<Endpoint>,
+    pub force_path_style: bool,
+    pub ca_bundle: Option<PathBuf>,
+    pub max_attempts: u32,
+    pub credentials: SharedCredentialsProvider,
+}
+
+/// A parsed `--endpoint-url`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub url: String,
+    pub https: bool,
+    /// Whether the host is an IP address or `localhost`, where virtual-hosted
+    /// bucket names cannot resolve.
+    pub ip_or_localhost: bool,
+}
+
+/// Error in the client settings.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid --endpoint-url {url:?}: {reason}")]
+    BadEndpoint { url: String, reason: &'static str },
+
+    #[error(
+        "no region: pass --region, set AWS_REGION, or pass --endpoint-url \
+         (then us-east-1 is used)"
+    )]
+    NoRegion,
+
+    #[error("cannot read --ca-bundle {path}: {source}")]
+    CaBundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error("invalid --ca-bundle {path}: {reason}")]
+    BadCaBundle { path: PathBuf, reason: String },
+}
+
+impl Endpoint {
+    /// Parses an `http://` or `https://` URL.
+    pub fn parse(url: &str) -> Result<Self, ClientError> {
+        let bad = |reason| ClientError::BadEndpoint {
+            url: url.to_owned(),
+            reason,
+        };
+        let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = url.strip_prefix("http://") {
+            (false, rest)
+        } else {
+            return Err(bad("expected a URL starting with http:// or https://"));
+        };
+
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host_port = authority.rsplit('@').next().unwrap_or_default();
+        let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+            bracketed.split(']').next().unwrap_or_default()
+        } else {
+            host_port.split(':').next().unwrap_or_default()
+        };
+        if host.is_empty() {
+            return Err(bad("the URL has no host"));
+        }
+
+        let ip_or_localhost =
+            host.parse::<std::net::IpAddr>().is_ok() || host.eq_ignore_ascii_case("localhost");
+        Ok(Self {
+            url: url.trim_end_matches('/').to_owned(),
+            https,
+            ip_or_localhost,
+        })
+    }
+}
+
+/// Picks the region: the flag, then AWS_REGION, then AWS_DEFAULT_REGION, then
+/// us-east-1 when an endpoint is given.
+pub fn resolve_region(
+    flag: Option<&str>,
+    lookup: impl Fn(&str) -> Option<String>,
+    has_endpoint: bool,
+) -> Result<String, ClientError> {
+    let from_env = || {
+        ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .into_iter()
+            .find_map(|name| lookup(name).filter(|value| !value.is_empty()))
+    };
+    flag.map(str::to_owned)
+        .filter(|value| !value.is_empty())
+        .or_else(from_env)
+        .or_else(|| has_endpoint.then(|| DEFAULT_ENDPOINT_REGION.to_owned()))
+        .ok_or(ClientError::NoRegion)
+}
+
+/// Builds the S3 client.
+///
+/// Checksum behaviour is fixed in code (`WhenRequired` both ways) because s3-put
+/// computes and sends its checksums itself; otherwise the
+/// AWS_REQUEST_CHECKSUM_CALCULATION variable could make the SDK add a second one.
+pub fn build_client(settings: ClientSettings) -> Result<aws_sdk_s3::Client, ClientError> {
+    let path_style = settings.force_path_style
+        || settings
+            .endpoint
+            .as_ref()
+            .is_some_and(|endpoint| endpoint.ip_or_localhost);
+
+    let retry = RetryConfig::standard()
+        .with_max_attempts(settings.max_attempts)
+        .with_initial_backoff(Duration::from_millis(500))
+        .with_max_backoff(Duration::from_secs(20));
+
+    // Per-attempt timeouts are set per request because they depend on the body size.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .build();
+
+    let mut builder = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(settings.region))
+        .credentials_provider(settings.credentials)
+        .retry_config(retry)
+        .timeout_config(timeouts)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .force_path_style(path_style)
+        .http_client(http_client(settings.ca_bundle.as_ref())?);
+
+    if let Some(endpoint) = settings.endpoint {
+        builder = builder.endpoint_url(endpoint.url);
+    }
+    Ok(aws_sdk_s3::Client::from_conf(builder.build()))
+}
+
+/// Builds the HTTP client: rustls with the system roots plus `--ca-bundle`, and
+/// the HTTP_PROXY/HTTPS_PROXY/NO_PROXY variables, which aws-smithy-http-client
+/// only honours when asked to (its default is no proxy).
+fn http_client(
+    ca_bundle: Option<&PathBuf>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, ClientError> {
+    let mut trust_store = TrustStore::default();
+    if let Some(path) = ca_bundle {
+        let pem = std::fs::read(path).map_err(|source| ClientError::CaBundle {
+            path: path.clone(),
+            source,
+        })?;
+        if !pem
+            .windows(27)
+            .any(|window| window == b"-----BEGIN CERTIFICATE-----")
+        {
+            return Err(ClientError::BadCaBundle {
+                path: path.clone(),
+                reason: "no PEM certificate (-----BEGIN CERTIFICATE-----) found".to_owned(),
+            });
+        }
+        trust_store = trust_store.with_pem_certificate(pem);
+    }
+    let tls_context = TlsContext::builder()
+        .with_trust_store(trust_store)
+        .build()
+        .map_err(|err| ClientError::BadCaBundle {
+            path: ca_bundle.cloned().unwrap_or_default(),
+            reason: err.to_string(),
+        })?;
+
+    // NOTE: build_with_connector_fn is public but hidden from aws-smithy-http-client's
+    // docs; it is the only way in 1.5 to combine a custom TLS context with a proxy.
+    Ok(
+        HttpClientBuilder::new().build_with_connector_fn(move |settings, components| {
+            let mut connector = Connector::builder().proxy_config(ProxyConfig::from_env());
+            connector.set_connector_settings(settings.cloned());
+            if let Some(components) = components {
+                connector.set_sleep_impl(components.sleep_impl());
+            }
+            connector
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(tls_context.clone())
+                .build()
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_ip_uses_path_style() {
+        for url in [
+            "http://127.0.0.1:9000",
+            "https://10.0.0.5",
+            "http://[::1]:8333/",
+            "http://localhost:9000",
+            "http://user@127.0.0.1:1",
+        ] {
+            assert!(Endpoint::parse(url).unwrap().ip_or_localhost, "{url}");
+        }
+    }
+
+    #[test]
+    fn endpoint_hostname_is_virtual_host() {
+        let endpoint = Endpoint::parse("https://s3.example.com/").unwrap();
+        assert!(!endpoint.ip_or_localhost);
+        assert!(endpoint.https);
+        assert_eq!(endpoint.url, "https://s3.example.com");
+    }
+
+    #[test]
+    fn endpoint_without_scheme_rejected() {
+        assert!(Endpoint::parse("127.0.0.1:9000").is_err());
+        assert!(Endpoint::parse("http://").is_err());
+    }
+
+    #[test]
+    fn region_order() {
+        let env = |name: &str| match name {
+            "AWS_REGION" => Some("eu-west-1".to_owned()),
+            "AWS_DEFAULT_REGION" => Some("eu-central-1".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            resolve_region(Some("ap-south-1"), env, false).unwrap(),
+            "ap-south-1"
+        );
+        assert_eq!(resolve_region(None, env, false).unwrap(), "eu-west-1");
+        let default_only =
+            |name: &str| (name == "AWS_DEFAULT_REGION").then(|| "eu-central-1".to_owned());
+        assert_eq!(
+            resolve_region(None, default_only, false).unwrap(),
+            "eu-central-1"
+        );
+        assert_eq!(resolve_region(None, |_| None, true).unwrap(), "us-east-1");
+        assert!(resolve_region(None, |_| None, false).is_err());
+    }
+}
