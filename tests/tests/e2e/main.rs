@@ -1,1 +1,8 @@
 //! End-to-end suite against real etcd and S3 servers on loopback.
+
+// clippy's allow-unwrap-in-tests covers only #[test] functions, not the helpers they share.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+mod pipeline;
+mod smoke;

@@ -1,0 +1,21 @@
+//! Commands for running our tools without leaking the caller's AWS or etcdctl setup.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::process::Command;
+
+/// Builds a command that runs `program` with every `AWS_*` and `ETCDCTL_*` variable removed,
+/// `HOME` set to `home` (so `~/.aws` resolves inside it) and `AWS_EC2_METADATA_DISABLED=true`.
+/// `PATH` and all other variables are kept.
+pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let name_text = name.to_string_lossy();
+        if name_text.starts_with("AWS_") || name_text.starts_with("ETCDCTL_") {
+            command.env_remove(&name);
+        }
+    }
+    command.env("HOME", home);
+    command.env("AWS_EC2_METADATA_DISABLED", "true");
+    command
+}
