@@ -34,6 +34,7 @@ pub struct MemberStatus {
 /// set. Fails with a one-line description including a hint at the likely
 /// cause.
 pub async fn connect(endpoint: &str, settings: &Settings) -> Result<Client, String> {
+    let link = Link::of(endpoint, settings);
     let mut builder = Endpoint::from_shared(endpoint.to_owned())
         .map_err(|e| format!("invalid endpoint {endpoint}: {}", describe_chain(&e)))?
         .connect_timeout(settings.dial_timeout)
@@ -58,14 +59,18 @@ pub async fn connect(endpoint: &str, settings: &Settings) -> Result<Client, Stri
             };
             builder.tls_config(tls)
         };
-        builder =
-            configured.map_err(|e| format!("invalid TLS setup for {endpoint}: {}", explain(&e)))?;
+        builder = configured.map_err(|e| {
+            format!(
+                "invalid TLS setup for {endpoint}: {}",
+                explain_transport(&e, link)
+            )
+        })?;
     }
 
     let channel = builder
         .connect()
         .await
-        .map_err(|e| format!("cannot connect: {}", explain(&e)))?;
+        .map_err(|e| format!("cannot connect: {}", explain_transport(&e, link)))?;
 
     let options = settings
         .credentials
@@ -74,17 +79,25 @@ pub async fn connect(endpoint: &str, settings: &Settings) -> Result<Client, Stri
     Client::from_channel(etcd_client::Channel::Tonic(channel), options)
         .await
         .map_err(|e| match settings.credentials {
-            Some(ref c) => format!("authentication as {:?} failed: {}", c.user, explain(&e)),
-            None => explain(&e),
+            Some(ref c) => format!(
+                "authentication as {:?} failed: {}",
+                c.user,
+                explain(&e, link)
+            ),
+            None => explain(&e, link),
         })
 }
 
 /// Asks the member for its status.
-pub async fn status(endpoint: &str, client: &mut Client) -> Result<MemberStatus, String> {
+pub async fn status(
+    endpoint: &str,
+    client: &mut Client,
+    link: Link,
+) -> Result<MemberStatus, String> {
     let response = client
         .status()
         .await
-        .map_err(|e| format!("status request failed: {}", explain(&e)))?;
+        .map_err(|e| format!("status request failed: {}", explain(&e, link)))?;
     let header = response
         .header()
         .ok_or_else(|| "status response has no header".to_owned())?;
@@ -101,22 +114,74 @@ pub async fn status(endpoint: &str, client: &mut Client) -> Result<MemberStatus,
     })
 }
 
-/// Describes an error with its sources and, when the text matches a known
-/// cause, what to check.
-pub fn explain(error: &(dyn std::error::Error + 'static)) -> String {
-    let text = describe_chain(error);
-    match hint(&text) {
+/// Facts about the connection that narrow down what an error means.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Link {
+    pub tls: bool,
+    pub client_cert: bool,
+    /// Set once the snapshot stream is flowing, when a closed connection no
+    /// longer points at a TLS mismatch.
+    pub streaming: bool,
+}
+
+impl Link {
+    pub fn of(endpoint: &str, settings: &Settings) -> Self {
+        Link {
+            tls: endpoint.starts_with("https://"),
+            client_cert: settings
+                .tls
+                .as_ref()
+                .is_some_and(|t| t.identity_pem.is_some()),
+            streaming: false,
+        }
+    }
+}
+
+/// Describes an etcd client error in one line and, when the text matches a
+/// known cause, says what to check.
+pub fn explain(error: &etcd_client::Error, link: Link) -> String {
+    let text = match error {
+        // tonic's Display for a status embeds the Debug form of its source;
+        // the code, the message and the plain source chain read better.
+        etcd_client::Error::GRpcStatus(status) => match std::error::Error::source(status) {
+            Some(source)
+                if status.code() == tonic::Code::Unknown
+                    || status.code() == tonic::Code::Cancelled =>
+            {
+                describe_chain(source)
+            }
+            Some(source) => format!(
+                "{:?}: {}: {}",
+                status.code(),
+                status.message(),
+                describe_chain(source)
+            ),
+            None => format!("{:?}: {}", status.code(), status.message()),
+        },
+        other => describe_chain(other),
+    };
+    match hint(&text, link) {
         Some(hint) => format!("{text} ({hint})"),
         None => text,
     }
 }
 
-fn hint(text: &str) -> Option<&'static str> {
+/// Describes a transport error; see [`explain`].
+fn explain_transport(error: &tonic::transport::Error, link: Link) -> String {
+    let text = describe_chain(error);
+    match hint(&text, link) {
+        Some(hint) => format!("{text} ({hint})"),
+        None => text,
+    }
+}
+
+fn hint(text: &str, link: Link) -> Option<&'static str> {
     let lower = text.to_ascii_lowercase();
     let has = |needle: &str| lower.contains(needle);
     if has("unknownissuer") || has("unknown issuer") || has("invalid peer certificate") {
         Some(
-            "the server certificate is not signed by the CA given with --cacert, or by a system CA when none is given",
+            "the server certificate is not signed by the CA given with --cacert, \
+             or by a system CA when none is given",
         )
     } else if has("notvalidforname") {
         Some(
@@ -132,12 +197,26 @@ fn hint(text: &str) -> Option<&'static str> {
         Some("the server rejected the client certificate; check --cert and --key")
     } else if has("authentication failed") || has("invalid user id or password") {
         Some("check the user name and password")
+    } else if has("user name is empty") {
+        Some("the server requires authentication; give --user")
+    } else if has("authentication is not enabled") {
+        Some("the server has authentication disabled; drop --user")
     } else if has("permission denied") {
         Some("taking a snapshot needs a user with the root role")
     } else if has("corrupt message") || has("invalidcontenttype") || has("invalid content type") {
         Some("the endpoint does not speak TLS; use http://")
     } else if has("connection refused") {
         Some("nothing listens at this address; check --endpoints")
+    } else if link.streaming {
+        None
+    } else if link.tls && !link.client_cert && (has("connection closed") || has("broken pipe")) {
+        Some("the server may require a client certificate; give --cert and --key")
+    } else if link.tls && (has("connection closed") || has("broken pipe")) {
+        Some("the server may have rejected the client certificate; check --cert and --key")
+    } else if !link.tls
+        && (has("broken pipe") || has("connection closed") || has("connection reset"))
+    {
+        Some("if the server uses TLS, use an https:// endpoint or give --cacert")
     } else {
         None
     }
@@ -147,19 +226,49 @@ fn hint(text: &str) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    const TLS_WITH_CERT: Link = Link {
+        tls: true,
+        client_cert: true,
+        streaming: false,
+    };
+
     #[test]
     fn hints_for_tls_failures() {
-        assert!(
-            hint("invalid peer certificate: UnknownIssuer")
-                .unwrap()
-                .contains("--cacert")
+        let unknown_issuer = hint("invalid peer certificate: UnknownIssuer", TLS_WITH_CERT);
+        assert!(unknown_issuer.unwrap().contains("--cacert"));
+        let rejected = hint("received fatal alert: BadCertificate", TLS_WITH_CERT);
+        assert!(rejected.unwrap().contains("--cert"));
+        assert_eq!(hint("something else", TLS_WITH_CERT), None);
+    }
+
+    #[test]
+    fn auth_hints() {
+        let missing = hint("Unknown: auth: user name is empty", Link::default());
+        assert!(missing.unwrap().contains("give --user"));
+        let wrong = hint(
+            "etcdserver: authentication failed, invalid user ID or password",
+            Link::default(),
         );
-        assert!(
-            hint("received fatal alert: CertificateRequired")
-                .unwrap()
-                .contains("--cert")
-        );
-        assert!(hint("tcp connect error: Connection refused (os error 111)").is_some());
-        assert_eq!(hint("something else"), None);
+        assert!(wrong.unwrap().contains("password"));
+        let denied = hint("auth: permission denied", Link::default());
+        assert!(denied.unwrap().contains("root role"));
+    }
+
+    #[test]
+    fn closed_connection_hint_depends_on_link() {
+        let no_cert = Link {
+            tls: true,
+            client_cert: false,
+            streaming: false,
+        };
+        let closed = "operation was canceled: connection closed";
+        assert!(hint(closed, no_cert).unwrap().contains("--cert"));
+        assert!(hint(closed, Link::default()).unwrap().contains("https://"));
+        assert!(hint(closed, TLS_WITH_CERT).unwrap().contains("rejected"));
+        let streaming = Link {
+            streaming: true,
+            ..Link::default()
+        };
+        assert_eq!(hint("connection reset", streaming), None);
     }
 }

@@ -9,7 +9,7 @@ use etcd_client::Client;
 use tracing::{info, warn};
 
 use crate::error::DumpError;
-use crate::member::{self, MemberStatus, explain};
+use crate::member::{self, Link, MemberStatus, explain};
 use crate::output::Output;
 use crate::pipe::Pipe;
 use crate::progress::Progress;
@@ -74,6 +74,7 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
 
     let started_at = time::OffsetDateTime::now_utc();
     let endpoint = member.endpoint.clone();
+    let mut link = Link::of(&endpoint, settings);
     let stream_error = |received: u64, message: String| DumpError::Stream {
         endpoint: endpoint.clone(),
         received,
@@ -86,11 +87,12 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
     let mut stream = client
         .snapshot()
         .await
-        .map_err(|e| stream_error(0, explain(&e)))?;
+        .map_err(|e| stream_error(0, explain(&e, link)))?;
     let mut pipe = Pipe::spawn(file);
     let mut verifier = TrailerVerifier::new();
     let mut progress = Progress::new(!settings.quiet && std::io::stderr().is_terminal());
     let mut announced: Option<u64> = None;
+    link.streaming = true;
 
     loop {
         let message = match stream.message().await {
@@ -98,7 +100,7 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
             Ok(None) => break,
             Err(e) => {
                 progress.finish();
-                return Err(stream_error(verifier.received(), explain(&e)));
+                return Err(stream_error(verifier.received(), explain(&e, link)));
             }
         };
         let blob = message.blob();
@@ -220,6 +222,6 @@ async fn pick_member(settings: &Settings) -> Result<(Client, MemberStatus), Dump
 
 async fn probe(endpoint: &str, settings: &Settings) -> Result<(Client, MemberStatus), String> {
     let mut client = member::connect(endpoint, settings).await?;
-    let status = member::status(endpoint, &mut client).await?;
+    let status = member::status(endpoint, &mut client, Link::of(endpoint, settings)).await?;
     Ok((client, status))
 }
