@@ -1,6 +1,7 @@
 //! creds-resolve against botocore resolving the same profile from a shared credentials file.
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -41,6 +42,11 @@ pub fn creds_comparison(setup: &Setup) -> Result<Comparison> {
         format!("[profile {PROFILE}]\nregion = us-east-1\n"),
     )
     .with_context(|| format!("failed to write {}", config.display()))?;
+    // Mode 0600 as a real credentials file has; creds-resolve warns about looser modes.
+    for file in [&credentials, &config] {
+        fs::set_permissions(file, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("failed to restrict {}", file.display()))?;
+    }
 
     let output = dir.join("stdout");
     let with_files = |command: ToolCommand| {

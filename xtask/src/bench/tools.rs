@@ -147,6 +147,19 @@ pub fn etcd_dump(ours: &OurTools, endpoint: &str, output: Option<&Path>) -> Tool
     }
 }
 
+/// `etcd-dump --endpoints URL --output FILE`, which syncs and renames FILE as etcdctl does.
+pub fn etcd_dump_output(ours: &OurTools, endpoint: &str, file: &Path) -> ToolCommand {
+    ToolCommand::new(
+        &ours.etcd_dump,
+        &[
+            "--endpoints",
+            endpoint,
+            "--output",
+            &file.display().to_string(),
+        ],
+    )
+}
+
 /// `etcdctl snapshot save FILE`.
 pub fn etcdctl_save(etcdctl: &Path, endpoint: &str, file: &Path) -> ToolCommand {
     ToolCommand::new(
@@ -165,6 +178,7 @@ pub fn etcdctl_save(etcdctl: &Path, endpoint: &str, file: &Path) -> ToolCommand 
 /// Tool labels used in the results, the page and the target checks.
 pub mod label {
     pub const ETCD_DUMP: &str = "etcd-dump";
+    pub const ETCD_DUMP_OUTPUT: &str = "etcd-dump --output";
     pub const ETCDCTL_SAVE: &str = "etcdctl snapshot save";
     pub const S3_PUT: &str = "s3-put";
     pub const AWS_CP: &str = "aws s3 cp";
