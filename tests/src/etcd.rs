@@ -192,6 +192,16 @@ impl EtcdServer {
     /// # Panics
     /// When the server does not become ready; the message contains the tail of its log.
     pub fn start(version: EtcdVersion, opts: EtcdOptions) -> EtcdServer {
+        Self::start_with_quota(version, opts, None)
+    }
+
+    /// Like [`EtcdServer::start`], with `--quota-backend-bytes` set when `quota_backend_bytes` is
+    /// given, for databases that outgrow etcd's default quota of 2 GiB (benchmarks).
+    pub fn start_with_quota(
+        version: EtcdVersion,
+        opts: EtcdOptions,
+        quota_backend_bytes: Option<u64>,
+    ) -> EtcdServer {
         let scratch = scratch_dir_named(&format!("etcd-{version}"));
         let tls = if opts.tls {
             Some(
@@ -201,7 +211,7 @@ impl EtcdServer {
         } else {
             None
         };
-        let server = launch(version, scratch, tls, None, None)
+        let server = launch(version, scratch, tls, None, None, quota_backend_bytes)
             .unwrap_or_else(|message| panic!("etcd {version} failed to start: {message}"));
         if opts.auth {
             server
@@ -229,7 +239,7 @@ impl EtcdServer {
         auth: Option<(String, String)>,
     ) -> EtcdServer {
         let scratch = scratch_dir_named(&format!("etcd-{version}-restored"));
-        launch(version, scratch, None, Some(snapshot), auth).unwrap_or_else(|message| {
+        launch(version, scratch, None, Some(snapshot), auth, None).unwrap_or_else(|message| {
             panic!(
                 "etcd {version} failed to start from snapshot {}: {message}",
                 snapshot.display()
@@ -449,6 +459,7 @@ fn launch(
     tls: Option<TlsFiles>,
     snapshot: Option<&Path>,
     auth: Option<(String, String)>,
+    quota_backend_bytes: Option<u64>,
 ) -> Result<EtcdServer, String> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let data_dir = scratch.join("data");
@@ -477,6 +488,9 @@ fn launch(
             .arg("--initial-cluster-state=new")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr");
+        if let Some(bytes) = quota_backend_bytes {
+            command.arg(format!("--quota-backend-bytes={bytes}"));
+        }
         if let Some(tls) = &tls {
             command
                 .arg(format!("--cert-file={}", tls.server_cert.display()))
