@@ -68,7 +68,12 @@ pub async fn abort_upload(
     }
 }
 
-/// Returns whether neither ListParts nor ListMultipartUploads knows `upload_id`.
+/// Returns whether the upload is gone: ListParts reports it unknown, or it has no
+/// parts and ListMultipartUploads does not list it.
+///
+/// Some servers answer ListParts for any upload id with an empty list (s3s-fs
+/// 0.14), and some do not implement ListMultipartUploads at all (s3s-fs); an
+/// empty ListParts is accepted as proof only when the listing is unavailable.
 async fn upload_gone(
     client: &aws_sdk_s3::Client,
     target: Target<'_>,
@@ -82,20 +87,21 @@ async fn upload_gone(
         .send()
         .await
     {
-        // A successful ListParts, even an empty one, means the upload still exists.
-        Ok(_) => return Ok(false),
+        Ok(parts) if !parts.parts().is_empty() => return Ok(false),
+        Ok(_) => {}
         Err(err) => {
             let err = S3Error::from_sdk("ListParts", target, err);
-            if !err.is_no_such_upload() {
-                return Err(err);
+            if err.is_no_such_upload() {
+                return Ok(true);
             }
+            return Err(err);
         }
     }
 
     let mut key_marker: Option<String> = None;
     let mut upload_id_marker: Option<String> = None;
     loop {
-        let page = client
+        let page = match client
             .list_multipart_uploads()
             .bucket(target.bucket)
             .prefix(target.key)
@@ -103,7 +109,19 @@ async fn upload_gone(
             .set_upload_id_marker(upload_id_marker.take())
             .send()
             .await
-            .map_err(|err| S3Error::from_sdk("ListMultipartUploads", target, err))?;
+        {
+            Ok(page) => page,
+            Err(err) => {
+                let err = S3Error::from_sdk("ListMultipartUploads", target, err);
+                if err.code.as_deref() == Some("NotImplemented") || err.status == Some(501) {
+                    tracing::debug!(
+                        "the server cannot list multipart uploads; relying on ListParts"
+                    );
+                    return Ok(true);
+                }
+                return Err(err);
+            }
+        };
 
         let listed = page.uploads().iter().any(|upload| {
             upload.upload_id() == Some(upload_id) && upload.key() == Some(target.key)

@@ -91,5 +91,6 @@ fn init_logging(quiet: bool) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
