@@ -3,6 +3,7 @@
 // clippy's allow-unwrap-in-tests covers only #[test] functions, not the helpers they share.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod etcd_dump;
 mod harness;
 mod pipeline;
 mod smoke;
