@@ -530,3 +530,37 @@ fn launch(
     }
     Err(last_error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_json_decodes_binary_pairs() {
+        let output = br#"{"header":{"revision":3},"kvs":[
+            {"key":"YQ==","create_revision":2,"mod_revision":2,"version":1,"value":"/wA="},
+            {"key":"Yg==","create_revision":3,"mod_revision":3,"version":1}
+        ],"count":2}"#;
+        let pairs = parse_get_json(output).unwrap();
+        assert_eq!(
+            pairs,
+            vec![
+                (b"a".to_vec(), vec![0xff, 0x00]),
+                (b"b".to_vec(), Vec::new())
+            ]
+        );
+    }
+
+    #[test]
+    fn get_json_without_kvs_is_empty() {
+        let output = br#"{"header":{"revision":1}}"#;
+        assert_eq!(parse_get_json(output).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn get_json_rejects_invalid_base64() {
+        let output = br#"{"kvs":[{"key":"%%%","value":""}]}"#;
+        let error = parse_get_json(output).unwrap_err();
+        assert!(error.contains("invalid base64 key"), "{error}");
+    }
+}

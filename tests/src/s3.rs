@@ -549,3 +549,80 @@ fn launch(kind: S3Kind) -> Result<S3Server, String> {
     }
     Err(last_error)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn touch(dir: &Path, name: &str) {
+        std::fs::write(dir.join(name), b"{}").unwrap();
+    }
+
+    #[test]
+    fn s3s_fs_uploads_are_read_from_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = URL_SAFE_NO_PAD.encode("b");
+        let key = |text: &str| URL_SAFE_NO_PAD.encode(text);
+
+        // Open upload under the prefix.
+        touch(
+            dir.path(),
+            &format!(
+                ".bucket-{bucket}.object-{}.upload-u1.metadata.json",
+                key("etcd/snap.db")
+            ),
+        );
+        touch(dir.path(), ".upload-u1.json");
+        // Completed upload: its id file is gone.
+        touch(
+            dir.path(),
+            &format!(
+                ".bucket-{bucket}.object-{}.upload-u2.metadata.json",
+                key("etcd/old.db")
+            ),
+        );
+        // Open upload outside the prefix.
+        touch(
+            dir.path(),
+            &format!(
+                ".bucket-{bucket}.object-{}.upload-u3.metadata.json",
+                key("other")
+            ),
+        );
+        touch(dir.path(), ".upload-u3.json");
+        // Open upload in another bucket.
+        let other_bucket = URL_SAFE_NO_PAD.encode("c");
+        touch(
+            dir.path(),
+            &format!(
+                ".bucket-{other_bucket}.object-{}.upload-u4.metadata.json",
+                key("etcd/x")
+            ),
+        );
+        touch(dir.path(), ".upload-u4.json");
+        // Metadata of a finished object.
+        touch(
+            dir.path(),
+            &format!(".bucket-{bucket}.object-{}.metadata.json", key("etcd/done")),
+        );
+
+        assert_eq!(
+            s3s_fs_incomplete_uploads(dir.path(), "b", "etcd/"),
+            vec!["u1".to_string()]
+        );
+        assert_eq!(
+            s3s_fs_incomplete_uploads(dir.path(), "b", ""),
+            vec!["u1".to_string(), "u3".to_string()]
+        );
+    }
+
+    #[test]
+    fn kind_labels_round_trip() {
+        for kind in [S3Kind::SeaweedFs, S3Kind::S3sFs, S3Kind::Minio] {
+            assert_eq!(S3Kind::from_label(kind.label()), Some(kind));
+        }
+        assert_eq!(S3Kind::from_label("aws"), None);
+    }
+}

@@ -151,3 +151,33 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     eprintln!("xtask servers: stopped");
     outcome
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_quote_escapes_single_quotes() {
+        assert_eq!(shell_quote("plain"), "'plain'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn parse_reads_versions_and_kinds() {
+        let args: Vec<String> = ["--etcd", "3.4", "--s3", "s3s-fs", "--tls"]
+            .map(String::from)
+            .to_vec();
+        let options = parse(&args).unwrap();
+        assert_eq!(options.etcd, EtcdVersion::V3_4);
+        assert_eq!(options.s3, S3Kind::S3sFs);
+        assert!(options.etcd_options.tls);
+        assert!(!options.etcd_options.auth);
+    }
+
+    #[test]
+    fn parse_rejects_unknown_version() {
+        let args: Vec<String> = ["--etcd", "3.6"].map(String::from).to_vec();
+        let error = parse(&args).err().unwrap().to_string();
+        assert!(error.contains("invalid --etcd \"3.6\""), "{error}");
+    }
+}
