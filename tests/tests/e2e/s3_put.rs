@@ -1,0 +1,544 @@
+//! s3-put against real S3-compatible servers: sizes around the part boundary,
+//! checksums, special keys, input checks, signals, credential refresh, and
+//! failures injected by a loopback proxy. Every failure case checks that no
+//! object and no incomplete multipart upload is left at the key.
+
+mod fault_proxy;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use e2e_tests::{S3Kind, S3Server, clean_command, scratch_dir, tool_binary};
+use fault_proxy::FaultProxy;
+use sha2::{Digest, Sha256};
+
+const MIB: usize = 1024 * 1024;
+const PART: usize = 5 * MIB;
+
+/// Deterministic pseudo-random bytes (xorshift), so failures are reproducible.
+fn test_data(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(Sha256::digest(data))
+}
+
+/// A command running s3-put against `endpoint` with the server's credentials.
+fn s3_put(server: &S3Server, endpoint: &str, key: &str, home: &Path) -> Command {
+    let mut command = clean_command(tool_binary("s3-put"), home);
+    command.envs(server.env());
+    command.args(["--bucket", &server.bucket, "--key", key, "--endpoint-url", endpoint]);
+    command.args(["--part-size", "5MiB"]);
+    command
+}
+
+fn run_with_input(mut command: Command, input: &[u8]) -> Output {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    // s3-put may stop reading early (that is the point of several tests), so a
+    // broken pipe here is expected.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn result_json(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "s3-put failed with {:?}: {}",
+        output.status,
+        stderr_of(output)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {:?}", output.stdout))
+}
+
+fn assert_stored(server: &S3Server, key: &str, data: &[u8], output: &Output) {
+    let json = result_json(output);
+    assert_eq!(json["key"], key);
+    assert_eq!(json["size"], data.len() as u64);
+    assert_eq!(json["sha256"], sha256_hex(data));
+    let stored = server
+        .get_object(key)
+        .unwrap_or_else(|| panic!("{}: object {key:?} not found", server.kind));
+    assert_eq!(stored.len(), data.len(), "{}: stored size of {key:?}", server.kind);
+    assert!(stored == data, "{}: stored content of {key:?} differs", server.kind);
+}
+
+fn assert_nothing_left(server: &S3Server, key: &str) {
+    assert!(
+        !server.object_exists(key),
+        "{}: an object exists at {key:?} after a failed upload",
+        server.kind
+    );
+    let uploads = server.incomplete_uploads(key);
+    assert!(
+        uploads.is_empty(),
+        "{}: incomplete uploads left for {key:?}: {uploads:?}",
+        server.kind
+    );
+}
+
+fn assert_exit(output: &Output, code: i32) {
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "unexpected exit status; stderr: {}",
+        stderr_of(output)
+    );
+}
+
+#[test]
+fn sizes_around_part_boundary() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let cases = [
+            ("one-byte", 1, 1),
+            ("part-minus-one", PART - 1, 1),
+            ("exactly-one-part", PART, 1),
+            ("part-plus-one", PART + 1, 2),
+            ("two-parts", 2 * PART, 2),
+        ];
+        for (key, len, parts) in cases {
+            let data = test_data(len, len as u64);
+            let output = run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &data);
+            assert_stored(&server, key, &data, &output);
+            let json = result_json(&output);
+            assert_eq!(json["parts"], parts, "{kind} {key}");
+            assert_eq!(json["multipart"], parts > 1, "{kind} {key}");
+            assert_eq!(json["part_size"], PART as u64, "{kind} {key}");
+            assert!(json["etag"].as_str().is_some_and(|etag| !etag.is_empty()), "{kind} {key}");
+        }
+    }
+}
+
+#[test]
+fn empty_input_needs_allow_empty() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+
+        let output = run_with_input(s3_put(&server, &server.endpoint, "empty", home.path()), b"");
+        assert_exit(&output, 3);
+        assert!(stderr_of(&output).contains("--allow-empty"), "{}", stderr_of(&output));
+        assert_nothing_left(&server, "empty");
+
+        let mut command = s3_put(&server, &server.endpoint, "empty", home.path());
+        command.arg("--allow-empty");
+        let output = run_with_input(command, b"");
+        assert_stored(&server, "empty", b"", &output);
+    }
+}
+
+#[test]
+fn large_stream_round_trip() {
+    let data = test_data(200 * MIB + 12_345, 200);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let output = run_with_input(s3_put(&server, &server.endpoint, "large", home.path()), &data);
+        assert_stored(&server, "large", &data, &output);
+        assert_eq!(result_json(&output)["parts"], 41, "{kind}");
+    }
+}
+
+#[test]
+fn every_checksum_algorithm_accepted() {
+    let data = test_data(2 * PART + 77, 7);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        for (algorithm, reported) in [
+            ("crc64nvme", "CRC64NVME"),
+            ("crc32c", "CRC32C"),
+            ("sha256", "SHA256"),
+            ("none", ""),
+        ] {
+            for (label, input) in [("single", &data[..1000]), ("multipart", &data[..])] {
+                let key = format!("checksum-{algorithm}-{label}");
+                let mut command = s3_put(&server, &server.endpoint, &key, home.path());
+                command.args(["--checksum", algorithm]);
+                let output = run_with_input(command, input);
+                assert_stored(&server, &key, input, &output);
+                let json = result_json(&output);
+                if reported.is_empty() {
+                    assert!(json["checksum"].is_null(), "{kind} {key}");
+                } else {
+                    assert_eq!(json["checksum"]["algorithm"], reported, "{kind} {key}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn special_keys_stored_verbatim() {
+    let keys = [
+        "backups/with space/snap shot.db",
+        "plus+sign/a+b=c",
+        "double//slash//key",
+        "ünïcödé/スナップショット.db",
+        "percent%20literal&amp;?query#hash",
+    ];
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        for (index, key) in keys.iter().enumerate() {
+            for len in [100, PART + 1] {
+                let data = test_data(len, index as u64 + 1);
+                let output = run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &data);
+                assert_stored(&server, key, &data, &output);
+            }
+        }
+    }
+}
+
+#[test]
+fn part_limit_fails_cleanly() {
+    let data = test_data(3 * PART + 1, 3);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let mut command = s3_put(&server, &server.endpoint, "too-many-parts", home.path());
+        command.args(["--max-parts", "3"]);
+        let output = run_with_input(command, &data);
+        assert_exit(&output, 3);
+        assert!(stderr_of(&output).contains("does not fit in 3 parts"), "{}", stderr_of(&output));
+        assert_nothing_left(&server, "too-many-parts");
+
+        // Exactly the capacity still fits.
+        let mut command = s3_put(&server, &server.endpoint, "exactly-three-parts", home.path());
+        command.args(["--max-parts", "3"]);
+        let output = run_with_input(command, &data[..3 * PART]);
+        assert_stored(&server, "exactly-three-parts", &data[..3 * PART], &output);
+    }
+}
+
+#[test]
+fn expected_size_mismatch_aborts() {
+    let data = test_data(2 * PART + 10, 4);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        for (key, expected) in [("shorter-than-declared", data.len() + 1), ("longer-than-declared", data.len() - 1)] {
+            let mut command = s3_put(&server, &server.endpoint, key, home.path());
+            command.args(["--expected-size", &expected.to_string()]);
+            let output = run_with_input(command, &data);
+            assert_exit(&output, 3);
+            assert_nothing_left(&server, key);
+        }
+        let mut command = s3_put(&server, &server.endpoint, "declared-size", home.path());
+        command.args(["--expected-size", &data.len().to_string()]);
+        assert_stored(&server, "declared-size", &data, &run_with_input(command, &data));
+    }
+}
+
+/// A stand-in for a raw etcd snapshot: whole 4 KiB pages plus the SHA-256 of them.
+fn fake_snapshot(pages: usize) -> Vec<u8> {
+    let mut data = test_data(pages * 4096, pages as u64);
+    let digest = Sha256::digest(&data);
+    data.extend_from_slice(&digest);
+    data
+}
+
+#[test]
+fn verify_snapshot_trailer() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        for (label, pages) in [("single", 10), ("multipart", 3000)] {
+            let snapshot = fake_snapshot(pages);
+            let key = format!("snapshot-{label}");
+            let mut command = s3_put(&server, &server.endpoint, &key, home.path());
+            command.args(["--verify", "etcd-snapshot"]);
+            assert_stored(&server, &key, &snapshot, &run_with_input(command, &snapshot));
+
+            let mut corrupt = snapshot.clone();
+            corrupt[4096 * (pages / 2)] ^= 0x40;
+            let key = format!("corrupt-{label}");
+            let mut command = s3_put(&server, &server.endpoint, &key, home.path());
+            command.args(["--verify", "etcd-snapshot"]);
+            let output = run_with_input(command, &corrupt);
+            assert_exit(&output, 3);
+            assert!(stderr_of(&output).contains("does not match"), "{}", stderr_of(&output));
+            assert_nothing_left(&server, &key);
+
+            let key = format!("truncated-{label}");
+            let mut command = s3_put(&server, &server.endpoint, &key, home.path());
+            command.args(["--verify", "etcd-snapshot"]);
+            let output = run_with_input(command, &snapshot[..snapshot.len() - 4096]);
+            assert_exit(&output, 3);
+            assert_nothing_left(&server, &key);
+        }
+    }
+}
+
+#[test]
+fn producer_exit_status_decides() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let script = format!("head -c {} /dev/zero; exit 7", 2 * PART + 3);
+        let mut command = s3_put(&server, &server.endpoint, "producer-failed", home.path());
+        command.args(["--", "sh", "-c", &script]);
+        let output = run_with_input(command, b"");
+        assert_exit(&output, 4);
+        assert!(stderr_of(&output).contains("exited with status 7"), "{}", stderr_of(&output));
+        assert_nothing_left(&server, "producer-failed");
+
+        let script = format!("head -c {} /dev/zero", 2 * PART + 3);
+        let mut command = s3_put(&server, &server.endpoint, "producer-ok", home.path());
+        command.args(["--", "sh", "-c", &script]);
+        let output = run_with_input(command, b"");
+        assert_stored(&server, "producer-ok", &vec![0u8; 2 * PART + 3], &output);
+    }
+}
+
+#[test]
+fn metadata_tags_and_content_type() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let summary = home.path().join("summary.json");
+        std::fs::write(&summary, r#"{"revision":42,"etcdVersion":"3.5.1","hash":{"crc32":"abc"}}"#).unwrap();
+        for (key, len) in [("meta-single", 10), ("meta-multipart", PART + 10)] {
+            let data = test_data(len, 9);
+            let mut command = s3_put(&server, &server.endpoint, key, home.path());
+            command.args(["--metadata", "Cluster=prod", "--tag", "team=sre"]);
+            command.args(["--content-type", "application/x-etcd-snapshot"]);
+            command.arg("--metadata-json").arg(&summary);
+            assert_stored(&server, key, &data, &run_with_input(command, &data));
+
+            let head = server.head_object(key).unwrap();
+            assert_eq!(head.content_type.as_deref(), Some("application/x-etcd-snapshot"), "{kind} {key}");
+            assert_eq!(head.metadata.get("cluster").map(String::as_str), Some("prod"), "{kind} {key}");
+            assert_eq!(head.metadata.get("etcd-revision").map(String::as_str), Some("42"), "{kind} {key}");
+            assert_eq!(head.metadata.get("etcd-hash-crc32").map(String::as_str), Some("abc"), "{kind} {key}");
+        }
+    }
+}
+
+#[test]
+fn if_none_match_keeps_existing_object() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        for (key, len) in [("exists-single", 100), ("exists-multipart", PART + 100)] {
+            let original = test_data(len, 1);
+            let output = run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &original);
+            assert_stored(&server, key, &original, &output);
+
+            let replacement = test_data(len, 2);
+            let mut command = s3_put(&server, &server.endpoint, key, home.path());
+            command.arg("--if-none-match");
+            let output = run_with_input(command, &replacement);
+            assert!(!output.status.success(), "{kind} {key}: overwrite was accepted");
+            assert!(server.get_object(key).unwrap() == original, "{kind} {key}: object changed");
+            assert!(server.incomplete_uploads(key).is_empty(), "{kind} {key}: upload left behind");
+        }
+    }
+}
+
+/// Starts s3-put reading from a pipe that the test feeds by hand.
+fn spawn_streaming(mut command: Command) -> Child {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command.spawn().unwrap()
+}
+
+fn wait_for_upload(server: &S3Server, key: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.incomplete_uploads(key).is_empty() {
+        assert!(Instant::now() < deadline, "{}: multipart upload for {key} never started", server.kind);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sigint_aborts_upload() {
+    for kind in S3Kind::available() {
+        for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+            let server = S3Server::start(kind);
+            let home = scratch_dir();
+            let key = format!("interrupted-{code}");
+            let mut child = spawn_streaming(s3_put(&server, &server.endpoint, &key, home.path()));
+            let mut stdin = child.stdin.take().unwrap();
+            stdin.write_all(&test_data(PART + 1, 5)).unwrap();
+            wait_for_upload(&server, &key);
+
+            // SAFETY: kill(2) on the pid of a child this test spawned and has not reaped.
+            let result = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+            assert_eq!(result, 0);
+            let output = child.wait_with_output().unwrap();
+            drop(stdin);
+            assert_exit(&output, code);
+            assert_nothing_left(&server, &key);
+        }
+    }
+}
+
+#[test]
+fn credential_process_refreshes() {
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let counter = home.path().join("invocations");
+        let script = home.path().join("credentials.sh");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho run >> '{}'\nexpires=$(date -u -d '+12 seconds' +%Y-%m-%dT%H:%M:%SZ)\n\
+                 printf '{{\"Version\":1,\"AccessKeyId\":\"%s\",\"SecretAccessKey\":\"%s\",\"Expiration\":\"%s\"}}\\n' \
+                 '{}' '{}' \"$expires\"\n",
+                counter.display(),
+                server.access_key,
+                server.secret_key
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+
+        let mut command = clean_command(tool_binary("s3-put"), home.path());
+        command.args(["--bucket", &server.bucket, "--key", "refreshed", "--endpoint-url", &server.endpoint]);
+        command.args(["--part-size", "5MiB", "--credential-process"]);
+        command.arg(&script);
+        let mut child = spawn_streaming(command);
+        let mut stdin = child.stdin.take().unwrap();
+        let data = test_data(3 * PART, 11);
+        // The lazy identity cache refreshes 10 s (plus jitter) before expiry,
+        // so a gap of several seconds between parts forces a second run.
+        for chunk in data.chunks(PART) {
+            stdin.write_all(chunk).unwrap();
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+        assert_stored(&server, "refreshed", &data, &output);
+        let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
+        assert!(runs > 1, "{kind}: the credential process ran {runs} time(s)");
+    }
+}
+
+#[test]
+fn missing_credentials_explained() {
+    let home = scratch_dir();
+    let mut command = clean_command(tool_binary("s3-put"), home.path());
+    command.args(["--bucket", "b", "--key", "k", "--endpoint-url", "http://127.0.0.1:9"]);
+    let output = run_with_input(command, b"data");
+    assert_exit(&output, 2);
+    assert!(stderr_of(&output).contains("creds-resolve"), "{}", stderr_of(&output));
+}
+
+#[test]
+fn part_failures_are_retried() {
+    let data = test_data(3 * PART + 5, 21);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let proxy = FaultProxy::start(&server.endpoint);
+        proxy.faults.upload_part_500.store(3, Ordering::SeqCst);
+        proxy.faults.upload_part_drop.store(2, Ordering::SeqCst);
+        let output = run_with_input(s3_put(&server, &proxy.endpoint, "retried", home.path()), &data);
+        assert_stored(&server, "retried", &data, &output);
+        assert_eq!(proxy.faults.upload_part_500.load(Ordering::SeqCst), 0, "{kind}");
+        assert_eq!(proxy.faults.upload_part_drop.load(Ordering::SeqCst), 0, "{kind}");
+        assert!(proxy.faults.upload_parts_seen.load(Ordering::SeqCst) >= 4 + 5, "{kind}");
+    }
+}
+
+#[test]
+fn part_failing_every_attempt_aborts() {
+    let data = test_data(3 * PART + 5, 22);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let proxy = FaultProxy::start(&server.endpoint);
+        proxy.faults.upload_part_500.store(u32::MAX, Ordering::SeqCst);
+        let mut command = s3_put(&server, &proxy.endpoint, "always-failing", home.path());
+        command.args(["--max-attempts", "3"]);
+        let output = run_with_input(command, &data);
+        assert_exit(&output, 1);
+        assert!(stderr_of(&output).contains("UploadPart"), "{}", stderr_of(&output));
+        assert_nothing_left(&server, "always-failing");
+    }
+}
+
+#[test]
+fn complete_error_in_200_body() {
+    let data = test_data(2 * PART + 5, 23);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+
+        // Once: the SDK treats it as a retryable error and the retry succeeds.
+        let proxy = FaultProxy::start(&server.endpoint);
+        proxy.faults.complete_200_error.store(1, Ordering::SeqCst);
+        let output = run_with_input(s3_put(&server, &proxy.endpoint, "complete-once", home.path()), &data);
+        assert_stored(&server, "complete-once", &data, &output);
+        assert!(proxy.faults.completes_seen.load(Ordering::SeqCst) >= 2, "{kind}");
+
+        // Always: no object may appear, and the upload must be aborted.
+        proxy.faults.complete_200_error.store(u32::MAX, Ordering::SeqCst);
+        let mut command = s3_put(&server, &proxy.endpoint, "complete-never", home.path());
+        command.args(["--max-attempts", "2"]);
+        let output = run_with_input(command, &data);
+        assert_exit(&output, 1);
+        assert!(stderr_of(&output).contains("CompleteMultipartUpload"), "{}", stderr_of(&output));
+        assert_nothing_left(&server, "complete-never");
+    }
+}
+
+#[test]
+fn server_killed_mid_upload() {
+    for kind in S3Kind::available() {
+        let mut server = S3Server::start(kind);
+        let home = scratch_dir();
+        let mut command = s3_put(&server, &server.endpoint, "server-killed", home.path());
+        command.args(["--max-attempts", "2"]);
+        let mut child = spawn_streaming(command);
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(&test_data(PART + 1, 31)).unwrap();
+        wait_for_upload(&server, "server-killed");
+
+        server.kill();
+        // Feeding more input makes s3-put send the next part to the dead server.
+        let _ = stdin.write_all(&test_data(2 * PART, 32));
+        drop(stdin);
+        let output = child.wait_with_output().unwrap();
+
+        // The abort cannot reach a dead server, so s3-put must say so and print
+        // the command that removes the upload later.
+        assert_exit(&output, 5);
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains("abort-multipart-upload"), "{stderr}");
+        assert!(!output.stdout.iter().any(|b| !b.is_ascii_whitespace()), "{kind}: result printed");
+    }
+}
