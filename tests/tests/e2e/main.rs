@@ -6,4 +6,5 @@
 mod etcd_dump;
 mod harness;
 mod pipeline;
+mod s3_put;
 mod smoke;
