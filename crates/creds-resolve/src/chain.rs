@@ -443,6 +443,10 @@ async fn from_config_profile(
     profiles::check_role_chain(parsed, name)
         .inspect_err(|err| report.step(&step, format!("failed: {err}")))?;
 
+    report.context(format!(
+        "profile \"{name}\" uses {}",
+        profiles::describe_mechanism(parsed, name)
+    ));
     let provider = ProfileFileCredentialsProvider::builder()
         .configure(provider_config)
         .profile_files(parsed.env_config_files())
@@ -483,6 +487,8 @@ async fn from_web_identity(
             Err(err)
         }
         (true, true) => {
+            require_named_file(env, "AWS_WEB_IDENTITY_TOKEN_FILE")
+                .inspect_err(|err| report.step(STEP, format!("failed: {err}")))?;
             let provider = WebIdentityTokenCredentialsProvider::builder()
                 .configure(provider_config)
                 .build();
@@ -527,6 +533,8 @@ async fn from_container(
         return Ok(None);
     }
 
+    require_named_file(env, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+        .inspect_err(|err| report.step(STEP, format!("failed: {err}")))?;
     let provider = EcsCredentialsProvider::builder()
         .configure(provider_config)
         .build();
@@ -563,14 +571,28 @@ async fn from_instance_metadata(
     run_step(STEP, &provider, report).await
 }
 
+/// Fails when the variable names a file that does not exist. aws-config reports
+/// only the OS error, without the path or the variable.
+fn require_named_file(env: &EnvVars, variable: &str) -> Result<(), Error> {
+    let Some(path) = env.value(variable) else {
+        return Ok(());
+    };
+    if Path::new(path).exists() {
+        return Ok(());
+    }
+    Err(Error::Misconfigured(format!(
+        "{variable} names {path}, which does not exist; fix the path or unset {variable}"
+    )))
+}
+
 async fn run_step(
     step: &str,
     provider: &impl aws_credential_types::provider::ProvideCredentials,
     report: &mut Report,
 ) -> Result<Option<ResolvedCredentials>, Error> {
     match providers::attempt(step, provider).await {
-        Ok(Attempt::Found(creds, how)) => {
-            report.step(step, format!("used ({how})"));
+        Ok(Attempt::Found(creds)) => {
+            report.step(step, "used");
             Ok(Some(creds))
         }
         Ok(Attempt::Skipped(reason)) => {

@@ -247,3 +247,35 @@ pub fn check_static_keys(parsed: &ParsedProfiles, name: &str) -> Result<(), Erro
     }
     Ok(())
 }
+
+/// Names the credential mechanism of a profile in the order aws-config checks
+/// them, for `--explain`.
+pub fn describe_mechanism(parsed: &ParsedProfiles, name: &str) -> String {
+    let Some(profile) = parsed.merged.get_profile(name) else {
+        return "nothing (the profile does not exist)".to_string();
+    };
+    let get = |key: &str| profile.get(key).map(str::trim).filter(|v| !v.is_empty());
+
+    if let Some(role) = get("role_arn") {
+        if let Some(source) = get("credential_source") {
+            return format!("STS AssumeRole of {role} with credential_source = {source}");
+        }
+        if get("web_identity_token_file").is_some() {
+            return format!("STS AssumeRoleWithWebIdentity of {role}");
+        }
+        if let Some(source) = get("source_profile") {
+            return format!("STS AssumeRole of {role} with source_profile = {source}");
+        }
+        return format!("role_arn {role} without a source");
+    }
+    if get("sso_session").is_some() || get("sso_start_url").is_some() {
+        return "SSO".to_string();
+    }
+    if get("credential_process").is_some() {
+        return "credential_process".to_string();
+    }
+    if get("aws_access_key_id").is_some() {
+        return "static keys".to_string();
+    }
+    "no credential settings".to_string()
+}

@@ -7,10 +7,8 @@ use crate::profiles::ParsedProfiles;
 use crate::secret::{ResolvedCredentials, Secret, ValueProblem, clean_value};
 use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::Credentials;
-use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::provider::error::CredentialsError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_types::region::Region;
 
 /// Region STS calls use when neither the environment nor the profile sets one.
@@ -20,8 +18,8 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 /// Outcome of one provider that did not fail.
 #[derive(Debug)]
 pub enum Attempt {
-    /// The provider returned credentials; the text says how it got them.
-    Found(ResolvedCredentials, String),
+    /// The provider returned credentials.
+    Found(ResolvedCredentials),
     /// The provider had nothing configured; the text says why.
     Skipped(String),
 }
@@ -64,20 +62,17 @@ pub fn provider_config(region: Region) -> ProviderConfig {
 /// [`Error::Misconfigured`]; any other failure becomes [`Error::SourceFailed`].
 pub async fn attempt(step: &str, provider: &impl ProvideCredentials) -> Result<Attempt, Error> {
     match provider.provide_credentials().await {
-        Ok(creds) => {
-            let how = describe_features(&creds);
-            Ok(Attempt::Found(convert(step, &creds)?, how))
-        }
+        Ok(creds) => Ok(Attempt::Found(convert(step, &creds)?)),
         Err(err @ CredentialsError::CredentialsNotLoaded(_)) => {
-            Ok(Attempt::Skipped(DisplayErrorContext(&err).to_string()))
+            Ok(Attempt::Skipped(error_chain(&err).to_string()))
         }
         Err(err @ CredentialsError::InvalidConfiguration(_)) => Err(Error::Misconfigured(format!(
             "{step}: {}",
-            DisplayErrorContext(&err)
+            error_chain(&err)
         ))),
         Err(err) => Err(Error::SourceFailed {
             source_name: step.to_string(),
-            message: DisplayErrorContext(&err).to_string(),
+            message: error_chain(&err).to_string(),
         }),
     }
 }
@@ -114,42 +109,18 @@ fn convert(step: &str, creds: &Credentials) -> Result<ResolvedCredentials, Error
     })
 }
 
-/// Names the mechanisms aws-config reports it used, e.g. "credential_process".
-fn describe_features(creds: &Credentials) -> String {
-    let Some(features) = creds.get_property::<Vec<AwsCredentialFeature>>() else {
-        return "credentials returned".to_string();
-    };
-    let mut names: Vec<String> = Vec::new();
-    for feature in features {
-        let name = match feature {
-            AwsCredentialFeature::CredentialsProfile => "static keys".to_string(),
-            AwsCredentialFeature::CredentialsProfileSourceProfile => "source_profile".to_string(),
-            AwsCredentialFeature::CredentialsProfileNamedProvider => {
-                "credential_source".to_string()
-            }
-            AwsCredentialFeature::CredentialsProfileProcess
-            | AwsCredentialFeature::CredentialsProcess => "credential_process".to_string(),
-            AwsCredentialFeature::CredentialsStsAssumeRole => "STS AssumeRole".to_string(),
-            AwsCredentialFeature::CredentialsStsAssumeRoleWebId
-            | AwsCredentialFeature::CredentialsProfileStsWebIdToken
-            | AwsCredentialFeature::CredentialsEnvVarsStsWebIdToken => {
-                "STS AssumeRoleWithWebIdentity".to_string()
-            }
-            AwsCredentialFeature::CredentialsProfileSso | AwsCredentialFeature::CredentialsSso => {
-                "SSO".to_string()
-            }
-            AwsCredentialFeature::CredentialsHttp => "container endpoint".to_string(),
-            AwsCredentialFeature::CredentialsImds => "instance metadata".to_string(),
-            AwsCredentialFeature::CredentialsEnvVars => "environment keys".to_string(),
-            other => format!("{other:?}"),
-        };
-        if !names.contains(&name) {
-            names.push(name);
+/// Formats an error and its sources with `Display` only. aws-smithy's
+/// `DisplayErrorContext` appends the `Debug` form, which can include raw response
+/// bodies, and a credentials response body holds secrets.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(error) = current {
+        let text = error.to_string();
+        if !text.is_empty() && parts.last() != Some(&text) {
+            parts.push(text);
         }
+        current = error.source();
     }
-    if names.is_empty() {
-        "credentials returned".to_string()
-    } else {
-        names.join(", ")
-    }
+    parts.join(": ")
 }

@@ -47,12 +47,18 @@ pub fn assemble(parts: KeyParts<'_>) -> Result<Option<ResolvedCredentials>, Erro
     for (index, raw) in parts.values.iter().enumerate() {
         let Some(raw) = raw else { continue };
         cleaned[index] = clean_value(raw).map_err(|problem| match problem {
-            ValueProblem::InnerWhitespace => Error::Misconfigured(format!(
-                "{}: {} contains whitespace or a line break inside the value; in a shared \
-                 file, an indented line after a setting continues its value, so remove the \
-                 indentation or the stray text",
-                parts.source, parts.names[index]
-            )),
+            ValueProblem::InnerWhitespace => {
+                let hint = if parts.names == FILE_NAMES {
+                    "; an indented line after a setting continues its value, so remove the \
+                     indentation or the stray text"
+                } else {
+                    ""
+                };
+                Error::Misconfigured(format!(
+                    "{}: {} contains whitespace or a line break inside the value{hint}",
+                    parts.source, parts.names[index]
+                ))
+            }
         })?;
     }
 
