@@ -20,6 +20,9 @@ impl Timings {
         name: &str,
         step: impl FnOnce() -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
+        if let Some(signal) = signals::received() {
+            bail!("interrupted by signal {signal} before {name}");
+        }
         eprintln!("xtask: == {name}");
         let started = Instant::now();
         let result = step();
@@ -48,14 +51,25 @@ pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
 
-/// Runs `command` in the foreground and fails unless it exits with status 0.
+/// Runs `command` in xtask's process group, so a Ctrl-C from the terminal reaches it directly,
+/// and fails unless it exits with status 0. A termination signal sent to xtask alone kills it.
 pub fn run_checked(mut command: Command) -> anyhow::Result<()> {
     let description = describe(&command);
     eprintln!("xtask: $ {description}");
-    let status = command
-        .status()
+    let mut child = command
+        .spawn()
         .with_context(|| format!("cannot run {description}"))?;
-    check_status(&description, status)
+    loop {
+        if let Some(status) = child.try_wait().context("cannot wait for child")? {
+            return check_status(&description, status);
+        }
+        if let Some(signal) = signals::received() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!("interrupted by signal {signal}; stopped {description}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// Waits for a child started with `e2e_tests::spawn_guarded` (its own process group), killing

@@ -65,6 +65,7 @@ fn describe(etcd: &EtcdServer, s3: &S3Server) -> (serde_json::Value, String) {
         "etcd": {
             "version": etcd.version.label(),
             "endpoint": etcd.endpoint,
+            "etcdctl": e2e_tests::etcdctl_path(etcd.version),
             "tls": tls,
             "user": etcd.auth.as_ref().map(|(user, _)| user),
             "password": etcd.auth.as_ref().map(|(_, password)| password),
@@ -83,8 +84,10 @@ fn describe(etcd: &EtcdServer, s3: &S3Server) -> (serde_json::Value, String) {
         },
     });
 
+    // etcdctl and etcd-dump both read the ETCDCTL_* variables.
     let mut exports = vec![
-        ("ETCD_ENDPOINT", etcd.endpoint.clone()),
+        ("ETCDCTL_API", "3".to_string()),
+        ("ETCDCTL_ENDPOINTS", etcd.endpoint.clone()),
         ("AWS_ENDPOINT_URL", s3.endpoint.clone()),
         ("AWS_REGION", s3.region.clone()),
         ("AWS_ACCESS_KEY_ID", s3.access_key.clone()),
@@ -93,13 +96,12 @@ fn describe(etcd: &EtcdServer, s3: &S3Server) -> (serde_json::Value, String) {
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
     ];
     if let Some(tls) = &etcd.tls {
-        exports.push(("ETCD_CACERT", tls.ca.display().to_string()));
-        exports.push(("ETCD_CERT", tls.client_cert.display().to_string()));
-        exports.push(("ETCD_KEY", tls.client_key.display().to_string()));
+        exports.push(("ETCDCTL_CACERT", tls.ca.display().to_string()));
+        exports.push(("ETCDCTL_CERT", tls.client_cert.display().to_string()));
+        exports.push(("ETCDCTL_KEY", tls.client_key.display().to_string()));
     }
     if let Some((user, password)) = &etcd.auth {
-        exports.push(("ETCD_USER", user.clone()));
-        exports.push(("ETCD_PASSWORD", password.clone()));
+        exports.push(("ETCDCTL_USER", format!("{user}:{password}")));
     }
     let exports = exports
         .into_iter()
