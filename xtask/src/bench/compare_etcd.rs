@@ -7,21 +7,21 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use e2e_tests::EtcdServer;
 
-use super::inputs::etcd_db_bytes;
 use super::results::Comparison;
 use super::runner::{Contender, alternate};
 use super::setup::Setup;
 use super::stats::format_bytes;
 use super::tools::{self, ETCD_ENDPOINT_PLACEHOLDER, label};
 
-/// Runs etcd-dump (to stdout and with `--output`) and etcdctl alternately and returns the comparison with the snapshot size as input size.
+/// Runs etcd-dump (to stdout and with `--output`) and etcdctl alternately, or etcd-dump alone
+/// when `with_peers` is false, and returns the comparison with the snapshot size as input size.
 pub fn snapshot_comparison(
     setup: &Setup,
     etcd: &EtcdServer,
     keys: u64,
     id: &str,
+    with_peers: bool,
 ) -> Result<Comparison> {
-    let db_bytes = etcd_db_bytes(&etcd.data_dir).context("failed to read the etcd db size")?;
     let dump_file = setup.work.join("etcd-dump.snapshot");
     let output_file = setup.work.join("etcd-dump-output.snapshot");
     let save_file = setup.work.join("etcdctl.snapshot");
@@ -32,12 +32,16 @@ pub fn snapshot_comparison(
 
     // Every run must write the same number of bytes; the first run sets the expectation.
     let snapshot_bytes = Cell::new(None);
-    let contenders = vec![
-        Contender::new(label::ETCD_DUMP, dump.display(&substitutions), |_: &()| {
+    let mut contenders = vec![Contender::new(
+        label::ETCD_DUMP,
+        dump.display(&substitutions),
+        |_: &()| {
             let run = setup.runner.run_single(&dump)?;
             check_snapshot(&dump_file, &snapshot_bytes)?;
             Ok(run)
-        }),
+        },
+    )];
+    let peers = vec![
         // Like etcdctl, `--output` writes FILE.part, syncs and renames; it is shown next to
         // etcdctl for the same durability, while the targets use the plain redirect.
         Contender::new(
@@ -59,9 +63,13 @@ pub fn snapshot_comparison(
             },
         ),
     ];
+    if with_peers {
+        contenders.extend(peers);
+    }
     let results = alternate(id, setup.rounds, |_| Ok(()), contenders)?;
 
-    let input_bytes = snapshot_bytes.get().unwrap_or(db_bytes);
+    // Zero when every run failed; the page then shows the failures instead of numbers.
+    let input_bytes = snapshot_bytes.get().unwrap_or(0);
     Ok(Comparison {
         id: id.to_string(),
         title: format!(
@@ -69,8 +77,8 @@ pub fn snapshot_comparison(
             format_bytes(input_bytes)
         ),
         input: format!(
-            "etcd {} database of {db_bytes} bytes ({keys} keys of 1 MiB random values); the \
-             snapshot file holds the bbolt file plus its 32-byte SHA-256",
+            "etcd {} database holding {keys} keys of 1 MiB random values; the snapshot has \
+             {input_bytes} bytes, the bbolt file plus its 32-byte SHA-256",
             etcd.version
         ),
         input_bytes,

@@ -1,7 +1,7 @@
 //! Bench inputs: files of random bytes and etcd databases filled with random values.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,11 +89,6 @@ pub fn load_etcd(endpoint: &str, first: u64, count: u64) -> Result<()> {
         }
         Ok(())
     })
-}
-
-/// Returns the size of the bbolt file of an etcd data directory, which is what a snapshot holds.
-pub fn etcd_db_bytes(data_dir: &Path) -> io::Result<u64> {
-    Ok(fs::metadata(data_dir.join("member/snap/db"))?.len())
 }
 
 #[cfg(test)]

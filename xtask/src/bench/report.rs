@@ -74,9 +74,9 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "## Results of the last run\n");
     let _ = writeln!(
         out,
-        "Generated at {} by `cargo xtask bench` ({} mode): {} rounds per tool, {} runs per tool \
-         for credential resolution, tools alternating within each round. Every number is the \
-         median over the rounds.\n",
+        "Generated at {} by `cargo xtask bench` ({} mode). Rounds per tool: {}, and {} runs per \
+         tool for credential resolution, the tools of a comparison alternating within each \
+         round. Every number is the median over the rounds.\n",
         report.generated_at, report.mode, report.rounds, report.creds_runs
     );
 
@@ -114,7 +114,9 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "| {} | {} | {} | {met} |",
-            check.target, check.requirement, check.measured
+            cell(&check.target),
+            cell(&check.requirement),
+            cell(&check.measured)
         );
     }
     out.push('\n');
@@ -143,10 +145,11 @@ fn render_comparison(out: &mut String, comparison: &Comparison) {
     let _ = writeln!(
         out,
         "| Tool | Runs | Wall time | CPU (user + sys) | Peak RSS | Wall, CPU, RSS relative to {} |",
-        first.tool
+        cell(&first.tool)
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|");
     for tool in &comparison.tools {
+        let name = cell(&tool.tool);
         let runs = if tool.failures.is_empty() {
             tool.runs.len().to_string()
         } else {
@@ -163,8 +166,7 @@ fn render_comparison(out: &mut String, comparison: &Comparison) {
                 .join(", ");
                 let _ = writeln!(
                     out,
-                    "| {} | {runs} | {} | {} | {} | {relative} |",
-                    tool.tool,
+                    "| {name} | {runs} | {} | {} | {} | {relative} |",
                     format_seconds(m.wall_s),
                     format_seconds(m.cpu_s),
                     format_kib(m.max_rss_kib)
@@ -173,15 +175,14 @@ fn render_comparison(out: &mut String, comparison: &Comparison) {
             (Some(m), None) => {
                 let _ = writeln!(
                     out,
-                    "| {} | {runs} | {} | {} | {} | n/a |",
-                    tool.tool,
+                    "| {name} | {runs} | {} | {} | {} | n/a |",
                     format_seconds(m.wall_s),
                     format_seconds(m.cpu_s),
                     format_kib(m.max_rss_kib)
                 );
             }
             (None, _) => {
-                let _ = writeln!(out, "| {} | {runs} | – | – | – | – |", tool.tool);
+                let _ = writeln!(out, "| {name} | {runs} | – | – | – | – |");
             }
         }
     }
@@ -240,12 +241,18 @@ fn render_processes(out: &mut String, tools: &[ToolResult]) {
                 .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "| {} | {program} | {wall} | {cpu} | {rss} |",
-                tool.tool
+                "| {} | {} | {wall} | {cpu} | {rss} |",
+                cell(&tool.tool),
+                cell(program)
             );
         }
     }
     out.push('\n');
+}
+
+/// Escapes `|` so that text such as "a | b" stays inside one table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
 }
 
 fn process_names(runs: &[Run]) -> Vec<String> {
@@ -316,12 +323,14 @@ mod tests {
         broken
             .failures
             .push("broken failed with exit status: 1\nmore".to_string());
+        let mut piped = ToolResult::new("a | b", "a | b".to_string());
+        piped.push(Run::sequential(vec![process("a", 1.0, 1024)]));
         let comparison = Comparison {
             id: "c".to_string(),
             title: "Upload".to_string(),
             input: "1 GiB".to_string(),
             input_bytes: 1 << 30,
-            tools: vec![ours, peer, broken],
+            tools: vec![ours, peer, broken, piped],
         };
 
         let text = render(&report(vec![comparison]));
@@ -342,6 +351,7 @@ mod tests {
             text.contains("| peer | other | 4.00 s | 500.00 ms | 20.0 MiB |"),
             "{text}"
         );
+        assert!(text.contains(r"| a \| b | 1 | 1.00 s |"), "{text}");
         assert!(
             text.contains("- broken failed: `broken failed with exit status: 1`"),
             "{text}"

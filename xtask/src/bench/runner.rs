@@ -144,8 +144,11 @@ fn stderr_tail(log: &Path) -> String {
 /// checking the output. `C` is whatever each round prepares for all tools, such as a fresh server.
 pub struct Contender<'a, C> {
     pub result: ToolResult,
-    pub run_once: Box<dyn FnMut(&C) -> Result<Run> + 'a>,
+    pub run_once: RunOnce<'a, C>,
 }
+
+/// Performs one measured run of one tool with the round's context.
+pub type RunOnce<'a, C> = Box<dyn FnMut(&C) -> Result<Run> + 'a>;
 
 impl<'a, C> Contender<'a, C> {
     pub fn new(
@@ -162,7 +165,8 @@ impl<'a, C> Contender<'a, C> {
 
 /// Runs the contenders in turn (A B C A B C ...) for `rounds` rounds, so that slow drifts of the
 /// machine (page cache, other load, server compaction) spread over all tools alike.
-/// `prepare_round` runs before each round; an error from it ends the comparison.
+/// `prepare_round` runs before each round; an error from it, or a termination signal received
+/// by xtask, ends the comparison.
 ///
 /// A failed run is recorded and the tool is left out of later rounds, because a tool that failed
 /// once would mostly repeat the same error and cost the same time again.
@@ -177,6 +181,9 @@ pub fn alternate<C>(
         let context = prepare_round(round)
             .with_context(|| format!("failed to prepare round {round} of {label}"))?;
         for contender in contenders.iter_mut() {
+            if let Some(signal) = crate::signals::received() {
+                bail!("interrupted by signal {signal} during {label}");
+            }
             if !contender.result.failures.is_empty() {
                 continue;
             }
@@ -228,7 +235,7 @@ mod tests {
             Contender::new("c", "c".to_string(), failing),
         ];
 
-        let results = alternate("test", 2, |round| Ok(round), contenders).unwrap();
+        let results = alternate("test", 2, Ok, contenders).unwrap();
 
         assert_eq!(*order.borrow(), vec!["a1", "b1", "c1", "a2", "b2"]);
         assert_eq!(results[0].runs.len(), 2);

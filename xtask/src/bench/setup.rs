@@ -13,6 +13,9 @@ pub struct Sizes {
     pub etcd_small_values: u64,
     /// 1 MiB values in the larger etcd database (the smaller one plus more keys).
     pub etcd_large_values: u64,
+    /// 1 MiB values in the largest database, snapshotted by etcd-dump alone for its peak RSS
+    /// against input size.
+    pub etcd_largest_values: u64,
     /// The random stream every S3 client uploads.
     pub stream_bytes: u64,
     /// The two inputs of the s3-put peak RSS against input size check.
@@ -30,6 +33,7 @@ impl Sizes {
         Sizes {
             etcd_small_values: 300,
             etcd_large_values: 1024,
+            etcd_largest_values: 2048,
             stream_bytes: GIB,
             memory_small_bytes: 256 * MIB,
             memory_large_bytes: 2 * GIB,
@@ -42,6 +46,7 @@ impl Sizes {
         Sizes {
             etcd_small_values: 16,
             etcd_large_values: 48,
+            etcd_largest_values: 128,
             stream_bytes: 64 * MIB,
             memory_small_bytes: 16 * MIB,
             memory_large_bytes: 128 * MIB,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::results::{Comparison, Medians};
-use super::stats::{format_kib, format_ratio, format_seconds, ratio};
+use super::stats::{format_bytes, format_kib, format_ratio, format_seconds, ratio};
 use super::tools::label;
 
 /// Peak RSS of the larger input may exceed that of the smaller one by this factor and still
@@ -44,7 +44,7 @@ impl TargetCheck {
 pub fn etcd_dump_targets(comparison: &Comparison) -> Vec<TargetCheck> {
     let ours = comparison.median(label::ETCD_DUMP);
     let peer = comparison.median(label::ETCDCTL_SAVE);
-    let size = &comparison.title;
+    let size = format!("{} snapshot", format_bytes(comparison.input_bytes));
 
     let wall = pair(ours, peer, |m| m.wall_s);
     let rss = pair(ours, peer, |m| m.max_rss_kib as f64);
