@@ -24,7 +24,10 @@ commands:
   install   provision etcd 3.4, etcd 3.5, SeaweedFS, s3s-fs (and find MinIO) under
             target/tools, or ETCD_S3_PIPES_TOOLS when set
   demo      back up etcd to S3 with the pipeline, against local servers
-  bench     run the benchmarks
+  bench     measure the tools against etcdctl, aws-cli, s5cmd, rclone and botocore on local
+            servers; writes docs/benchmarks.md and docs/benchmarks.json
+            options: --quick (small inputs, 1 round, output under target/bench/quick),
+                     --rounds N (default 3)
 ";
 
 fn main() -> ExitCode {
