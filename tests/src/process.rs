@@ -1,9 +1,9 @@
 //! Server processes that cannot outlive the process that started them.
 //!
 //! Each server runs in its own process group with `PR_SET_PDEATHSIG(SIGKILL)`. The kernel sends
-//! that signal when the *thread* that forked the child exits, not the process, so all spawns go
-//! through one long-lived thread: a server started from a short-lived thread (or stored in a
-//! static) then stays up until the process exits or the server is dropped.
+//! that signal when the *thread* that forked the child exits, not the process. So all spawns go
+//! through one long-lived thread, and a server started from a short-lived thread (or stored in
+//! a static) stays up until the process exits or the server is dropped.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -183,9 +183,9 @@ impl ServerProcess {
     }
 
     /// Formats a failure report with the log path and its tail.
-    pub fn describe_failure(&self, what: &str) -> String {
+    pub fn describe_failure(&self, summary: &str) -> String {
         format!(
-            "{what}\n--- last lines of the {} log {} ---\n{}\n--- end of log ---",
+            "{summary}\n--- last lines of the {} log {} ---\n{}\n--- end of log ---",
             self.name,
             self.log_path.display(),
             self.log_tail(6000)
@@ -258,7 +258,7 @@ impl ServerProcess {
         }
     }
 
-    /// Reports whether the log says a port was taken, so the caller can retry with new ports.
+    /// Reports whether the log shows a port was taken, so the caller can retry with new ports.
     pub fn port_conflict(&self) -> bool {
         self.log().contains("address already in use")
     }

@@ -173,7 +173,7 @@ pub struct S3Server {
     pub secret_key: String,
     /// Created empty at start.
     pub bucket: String,
-    /// Directory that holds the server's stored data.
+    /// Directory that contains the server's stored data.
     pub data_dir: PathBuf,
     process: ServerProcess,
     _scratch: ScratchDir,
@@ -361,8 +361,8 @@ impl S3Server {
     }
 }
 
-/// Lists open multipart uploads from s3s-fs's data dir, because s3s-fs 0.14 answers
-/// ListMultipartUploads with NotImplemented.
+/// Lists open multipart uploads from s3s-fs's data dir, because s3s-fs 0.14 returns
+/// NotImplemented for ListMultipartUploads.
 ///
 /// s3s-fs keeps `.upload-<id>.json` while an upload is open, and
 /// `.bucket-<bucket>.object-<key>.upload-<id>.metadata.json` with bucket and key in unpadded
@@ -426,8 +426,7 @@ fn server_command(
                  `cargo xtask install`"
                     .to_string()
             })?;
-            // NOTE: MinIO is not installed on the machine this harness was written on, so this
-            // path has not been run.
+            // NOTE: this command line has not been run against a real MinIO server yet.
             let mut command = Command::new(minio);
             command
                 .arg("server")

@@ -120,8 +120,8 @@ fn clean_command_strips_caller_environment() {
     assert!(leaked.is_empty(), "variables kept: {leaked:?}");
 }
 
-/// Environment variable through which `servers_die_with_their_process` asks its child
-/// process to start servers and write their pids to a file.
+/// Environment variable that makes the child process of `servers_die_with_their_process`
+/// start servers and write their pids to the file it names.
 const PID_FILE_ENV: &str = "E2E_SERVER_PID_FILE";
 
 /// Helper run as a child process by `servers_die_with_their_process`; without its variable
