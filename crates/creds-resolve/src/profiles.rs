@@ -9,7 +9,6 @@ use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_types::os_shim_internal::{Env, Fs};
 
 /// Both files, parsed alone and merged the way aws-config merges them.
-#[derive(Debug)]
 pub struct ParsedProfiles {
     /// The credentials file as read.
     pub credentials: LoadedFile,
@@ -21,6 +20,23 @@ pub struct ParsedProfiles {
     pub config_sections: ProfileSet,
     /// Both files merged (credentials file wins per key).
     pub merged: ProfileSet,
+}
+
+impl std::fmt::Debug for ParsedProfiles {
+    // Parsed profiles hold secret values, so only the profile names are shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |set: &ProfileSet| {
+            let mut names: Vec<String> = set.profiles().map(str::to_string).collect();
+            names.sort();
+            names
+        };
+        f.debug_struct("ParsedProfiles")
+            .field("credentials", &self.credentials)
+            .field("config", &self.config)
+            .field("credentials_profiles", &names(&self.credentials_sections))
+            .field("config_profiles", &names(&self.config_sections))
+            .finish_non_exhaustive()
+    }
 }
 
 impl ParsedProfiles {
