@@ -40,7 +40,14 @@ fn sha256_hex(data: &[u8]) -> String {
 fn s3_put(server: &S3Server, endpoint: &str, key: &str, home: &Path) -> Command {
     let mut command = clean_command(tool_binary("s3-put"), home);
     command.envs(server.env());
-    command.args(["--bucket", &server.bucket, "--key", key, "--endpoint-url", endpoint]);
+    command.args([
+        "--bucket",
+        &server.bucket,
+        "--key",
+        key,
+        "--endpoint-url",
+        endpoint,
+    ]);
     command.args(["--part-size", "5MiB"]);
     command
 }
@@ -86,8 +93,17 @@ fn assert_stored(server: &S3Server, key: &str, data: &[u8], output: &Output) {
     let stored = server
         .get_object(key)
         .unwrap_or_else(|| panic!("{}: object {key:?} not found", server.kind));
-    assert_eq!(stored.len(), data.len(), "{}: stored size of {key:?}", server.kind);
-    assert!(stored == data, "{}: stored content of {key:?} differs", server.kind);
+    assert_eq!(
+        stored.len(),
+        data.len(),
+        "{}: stored size of {key:?}",
+        server.kind
+    );
+    assert!(
+        stored == data,
+        "{}: stored content of {key:?} differs",
+        server.kind
+    );
 }
 
 fn assert_nothing_left(server: &S3Server, key: &str) {
@@ -133,7 +149,10 @@ fn sizes_around_part_boundary() {
             assert_eq!(json["parts"], parts, "{kind} {key}");
             assert_eq!(json["multipart"], parts > 1, "{kind} {key}");
             assert_eq!(json["part_size"], PART as u64, "{kind} {key}");
-            assert!(json["etag"].as_str().is_some_and(|etag| !etag.is_empty()), "{kind} {key}");
+            assert!(
+                json["etag"].as_str().is_some_and(|etag| !etag.is_empty()),
+                "{kind} {key}"
+            );
         }
     }
 }
@@ -146,7 +165,11 @@ fn empty_input_needs_allow_empty() {
 
         let output = run_with_input(s3_put(&server, &server.endpoint, "empty", home.path()), b"");
         assert_exit(&output, 3);
-        assert!(stderr_of(&output).contains("--allow-empty"), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("--allow-empty"),
+            "{}",
+            stderr_of(&output)
+        );
         assert_nothing_left(&server, "empty");
 
         let mut command = s3_put(&server, &server.endpoint, "empty", home.path());
@@ -162,7 +185,10 @@ fn large_stream_round_trip() {
     for kind in S3Kind::available() {
         let server = S3Server::start(kind);
         let home = scratch_dir();
-        let output = run_with_input(s3_put(&server, &server.endpoint, "large", home.path()), &data);
+        let output = run_with_input(
+            s3_put(&server, &server.endpoint, "large", home.path()),
+            &data,
+        );
         assert_stored(&server, "large", &data, &output);
         assert_eq!(result_json(&output)["parts"], 41, "{kind}");
     }
@@ -212,7 +238,8 @@ fn special_keys_stored_verbatim() {
         for (index, key) in keys.iter().enumerate() {
             for len in [100, PART + 1] {
                 let data = test_data(len, index as u64 + 1);
-                let output = run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &data);
+                let output =
+                    run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &data);
                 assert_stored(&server, key, &data, &output);
             }
         }
@@ -229,11 +256,20 @@ fn part_limit_fails_cleanly() {
         command.args(["--max-parts", "3"]);
         let output = run_with_input(command, &data);
         assert_exit(&output, 3);
-        assert!(stderr_of(&output).contains("does not fit in 3 parts"), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("does not fit in 3 parts"),
+            "{}",
+            stderr_of(&output)
+        );
         assert_nothing_left(&server, "too-many-parts");
 
         // Exactly the capacity still fits.
-        let mut command = s3_put(&server, &server.endpoint, "exactly-three-parts", home.path());
+        let mut command = s3_put(
+            &server,
+            &server.endpoint,
+            "exactly-three-parts",
+            home.path(),
+        );
         command.args(["--max-parts", "3"]);
         let output = run_with_input(command, &data[..3 * PART]);
         assert_stored(&server, "exactly-three-parts", &data[..3 * PART], &output);
@@ -246,7 +282,10 @@ fn expected_size_mismatch_aborts() {
     for kind in S3Kind::available() {
         let server = S3Server::start(kind);
         let home = scratch_dir();
-        for (key, expected) in [("shorter-than-declared", data.len() + 1), ("longer-than-declared", data.len() - 1)] {
+        for (key, expected) in [
+            ("shorter-than-declared", data.len() + 1),
+            ("longer-than-declared", data.len() - 1),
+        ] {
             let mut command = s3_put(&server, &server.endpoint, key, home.path());
             command.args(["--expected-size", &expected.to_string()]);
             let output = run_with_input(command, &data);
@@ -255,7 +294,12 @@ fn expected_size_mismatch_aborts() {
         }
         let mut command = s3_put(&server, &server.endpoint, "declared-size", home.path());
         command.args(["--expected-size", &data.len().to_string()]);
-        assert_stored(&server, "declared-size", &data, &run_with_input(command, &data));
+        assert_stored(
+            &server,
+            "declared-size",
+            &data,
+            &run_with_input(command, &data),
+        );
     }
 }
 
@@ -277,7 +321,12 @@ fn verify_snapshot_trailer() {
             let key = format!("snapshot-{label}");
             let mut command = s3_put(&server, &server.endpoint, &key, home.path());
             command.args(["--verify", "etcd-snapshot"]);
-            assert_stored(&server, &key, &snapshot, &run_with_input(command, &snapshot));
+            assert_stored(
+                &server,
+                &key,
+                &snapshot,
+                &run_with_input(command, &snapshot),
+            );
 
             let mut corrupt = snapshot.clone();
             corrupt[4096 * (pages / 2)] ^= 0x40;
@@ -286,7 +335,11 @@ fn verify_snapshot_trailer() {
             command.args(["--verify", "etcd-snapshot"]);
             let output = run_with_input(command, &corrupt);
             assert_exit(&output, 3);
-            assert!(stderr_of(&output).contains("does not match"), "{}", stderr_of(&output));
+            assert!(
+                stderr_of(&output).contains("does not match"),
+                "{}",
+                stderr_of(&output)
+            );
             assert_nothing_left(&server, &key);
 
             let key = format!("truncated-{label}");
@@ -309,7 +362,11 @@ fn producer_exit_status_decides() {
         command.args(["--", "sh", "-c", &script]);
         let output = run_with_input(command, b"");
         assert_exit(&output, 4);
-        assert!(stderr_of(&output).contains("exited with status 7"), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("exited with status 7"),
+            "{}",
+            stderr_of(&output)
+        );
         assert_nothing_left(&server, "producer-failed");
 
         let script = format!("head -c {} /dev/zero", 2 * PART + 3);
@@ -326,7 +383,11 @@ fn metadata_tags_and_content_type() {
         let server = S3Server::start(kind);
         let home = scratch_dir();
         let summary = home.path().join("summary.json");
-        std::fs::write(&summary, r#"{"revision":42,"etcdVersion":"3.5.1","hash":{"crc32":"abc"}}"#).unwrap();
+        std::fs::write(
+            &summary,
+            r#"{"revision":42,"etcdVersion":"3.5.1","hash":{"crc32":"abc"}}"#,
+        )
+        .unwrap();
         for (key, len) in [("meta-single", 10), ("meta-multipart", PART + 10)] {
             let data = test_data(len, 9);
             let mut command = s3_put(&server, &server.endpoint, key, home.path());
@@ -336,10 +397,26 @@ fn metadata_tags_and_content_type() {
             assert_stored(&server, key, &data, &run_with_input(command, &data));
 
             let head = server.head_object(key).unwrap();
-            assert_eq!(head.content_type.as_deref(), Some("application/x-etcd-snapshot"), "{kind} {key}");
-            assert_eq!(head.metadata.get("cluster").map(String::as_str), Some("prod"), "{kind} {key}");
-            assert_eq!(head.metadata.get("etcd-revision").map(String::as_str), Some("42"), "{kind} {key}");
-            assert_eq!(head.metadata.get("etcd-hash-crc32").map(String::as_str), Some("abc"), "{kind} {key}");
+            assert_eq!(
+                head.content_type.as_deref(),
+                Some("application/x-etcd-snapshot"),
+                "{kind} {key}"
+            );
+            assert_eq!(
+                head.metadata.get("cluster").map(String::as_str),
+                Some("prod"),
+                "{kind} {key}"
+            );
+            assert_eq!(
+                head.metadata.get("etcd-revision").map(String::as_str),
+                Some("42"),
+                "{kind} {key}"
+            );
+            assert_eq!(
+                head.metadata.get("etcd-hash-crc32").map(String::as_str),
+                Some("abc"),
+                "{kind} {key}"
+            );
         }
     }
 }
@@ -351,16 +428,28 @@ fn if_none_match_keeps_existing_object() {
         let home = scratch_dir();
         for (key, len) in [("exists-single", 100), ("exists-multipart", PART + 100)] {
             let original = test_data(len, 1);
-            let output = run_with_input(s3_put(&server, &server.endpoint, key, home.path()), &original);
+            let output = run_with_input(
+                s3_put(&server, &server.endpoint, key, home.path()),
+                &original,
+            );
             assert_stored(&server, key, &original, &output);
 
             let replacement = test_data(len, 2);
             let mut command = s3_put(&server, &server.endpoint, key, home.path());
             command.arg("--if-none-match");
             let output = run_with_input(command, &replacement);
-            assert!(!output.status.success(), "{kind} {key}: overwrite was accepted");
-            assert!(server.get_object(key).unwrap() == original, "{kind} {key}: object changed");
-            assert!(server.incomplete_uploads(key).is_empty(), "{kind} {key}: upload left behind");
+            assert!(
+                !output.status.success(),
+                "{kind} {key}: overwrite was accepted"
+            );
+            assert!(
+                server.get_object(key).unwrap() == original,
+                "{kind} {key}: object changed"
+            );
+            assert!(
+                server.incomplete_uploads(key).is_empty(),
+                "{kind} {key}: upload left behind"
+            );
         }
     }
 }
@@ -377,7 +466,11 @@ fn spawn_streaming(mut command: Command) -> Child {
 fn wait_for_upload(server: &S3Server, key: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.incomplete_uploads(key).is_empty() {
-        assert!(Instant::now() < deadline, "{}: multipart upload for {key} never started", server.kind);
+        assert!(
+            Instant::now() < deadline,
+            "{}: multipart upload for {key} never started",
+            server.kind
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -424,10 +517,18 @@ fn credential_process_refreshes() {
             ),
         )
         .unwrap();
-        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
 
         let mut command = clean_command(tool_binary("s3-put"), home.path());
-        command.args(["--bucket", &server.bucket, "--key", "refreshed", "--endpoint-url", &server.endpoint]);
+        command.args([
+            "--bucket",
+            &server.bucket,
+            "--key",
+            "refreshed",
+            "--endpoint-url",
+            &server.endpoint,
+        ]);
         command.args(["--part-size", "5MiB", "--credential-process"]);
         command.arg(&script);
         let mut child = spawn_streaming(command);
@@ -443,7 +544,10 @@ fn credential_process_refreshes() {
         let output = child.wait_with_output().unwrap();
         assert_stored(&server, "refreshed", &data, &output);
         let runs = std::fs::read_to_string(&counter).unwrap().lines().count();
-        assert!(runs > 1, "{kind}: the credential process ran {runs} time(s)");
+        assert!(
+            runs > 1,
+            "{kind}: the credential process ran {runs} time(s)"
+        );
     }
 }
 
@@ -451,10 +555,21 @@ fn credential_process_refreshes() {
 fn missing_credentials_explained() {
     let home = scratch_dir();
     let mut command = clean_command(tool_binary("s3-put"), home.path());
-    command.args(["--bucket", "b", "--key", "k", "--endpoint-url", "http://127.0.0.1:9"]);
+    command.args([
+        "--bucket",
+        "b",
+        "--key",
+        "k",
+        "--endpoint-url",
+        "http://127.0.0.1:9",
+    ]);
     let output = run_with_input(command, b"data");
     assert_exit(&output, 2);
-    assert!(stderr_of(&output).contains("creds-resolve"), "{}", stderr_of(&output));
+    assert!(
+        stderr_of(&output).contains("creds-resolve"),
+        "{}",
+        stderr_of(&output)
+    );
 }
 
 #[test]
@@ -466,11 +581,25 @@ fn part_failures_are_retried() {
         let proxy = FaultProxy::start(&server.endpoint);
         proxy.faults.upload_part_500.store(3, Ordering::SeqCst);
         proxy.faults.upload_part_drop.store(2, Ordering::SeqCst);
-        let output = run_with_input(s3_put(&server, &proxy.endpoint, "retried", home.path()), &data);
+        let output = run_with_input(
+            s3_put(&server, &proxy.endpoint, "retried", home.path()),
+            &data,
+        );
         assert_stored(&server, "retried", &data, &output);
-        assert_eq!(proxy.faults.upload_part_500.load(Ordering::SeqCst), 0, "{kind}");
-        assert_eq!(proxy.faults.upload_part_drop.load(Ordering::SeqCst), 0, "{kind}");
-        assert!(proxy.faults.upload_parts_seen.load(Ordering::SeqCst) >= 4 + 5, "{kind}");
+        assert_eq!(
+            proxy.faults.upload_part_500.load(Ordering::SeqCst),
+            0,
+            "{kind}"
+        );
+        assert_eq!(
+            proxy.faults.upload_part_drop.load(Ordering::SeqCst),
+            0,
+            "{kind}"
+        );
+        assert!(
+            proxy.faults.upload_parts_seen.load(Ordering::SeqCst) >= 4 + 5,
+            "{kind}"
+        );
     }
 }
 
@@ -481,12 +610,19 @@ fn part_failing_every_attempt_aborts() {
         let server = S3Server::start(kind);
         let home = scratch_dir();
         let proxy = FaultProxy::start(&server.endpoint);
-        proxy.faults.upload_part_500.store(u32::MAX, Ordering::SeqCst);
+        proxy
+            .faults
+            .upload_part_500
+            .store(u32::MAX, Ordering::SeqCst);
         let mut command = s3_put(&server, &proxy.endpoint, "always-failing", home.path());
         command.args(["--max-attempts", "3"]);
         let output = run_with_input(command, &data);
         assert_exit(&output, 1);
-        assert!(stderr_of(&output).contains("UploadPart"), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("UploadPart"),
+            "{}",
+            stderr_of(&output)
+        );
         assert_nothing_left(&server, "always-failing");
     }
 }
@@ -501,17 +637,30 @@ fn complete_error_in_200_body() {
         // Once: the SDK treats it as a retryable error and the retry succeeds.
         let proxy = FaultProxy::start(&server.endpoint);
         proxy.faults.complete_200_error.store(1, Ordering::SeqCst);
-        let output = run_with_input(s3_put(&server, &proxy.endpoint, "complete-once", home.path()), &data);
+        let output = run_with_input(
+            s3_put(&server, &proxy.endpoint, "complete-once", home.path()),
+            &data,
+        );
         assert_stored(&server, "complete-once", &data, &output);
-        assert!(proxy.faults.completes_seen.load(Ordering::SeqCst) >= 2, "{kind}");
+        assert!(
+            proxy.faults.completes_seen.load(Ordering::SeqCst) >= 2,
+            "{kind}"
+        );
 
         // Always: no object may appear, and the upload must be aborted.
-        proxy.faults.complete_200_error.store(u32::MAX, Ordering::SeqCst);
+        proxy
+            .faults
+            .complete_200_error
+            .store(u32::MAX, Ordering::SeqCst);
         let mut command = s3_put(&server, &proxy.endpoint, "complete-never", home.path());
         command.args(["--max-attempts", "2"]);
         let output = run_with_input(command, &data);
         assert_exit(&output, 1);
-        assert!(stderr_of(&output).contains("CompleteMultipartUpload"), "{}", stderr_of(&output));
+        assert!(
+            stderr_of(&output).contains("CompleteMultipartUpload"),
+            "{}",
+            stderr_of(&output)
+        );
         assert_nothing_left(&server, "complete-never");
     }
 }
@@ -539,6 +688,9 @@ fn server_killed_mid_upload() {
         assert_exit(&output, 5);
         let stderr = stderr_of(&output);
         assert!(stderr.contains("abort-multipart-upload"), "{stderr}");
-        assert!(!output.stdout.iter().any(|b| !b.is_ascii_whitespace()), "{kind}: result printed");
+        assert!(
+            !output.stdout.iter().any(|b| !b.is_ascii_whitespace()),
+            "{kind}: result printed"
+        );
     }
 }

@@ -142,7 +142,9 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
         })
         .unwrap_or(0);
     assert!(
-        !text.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        !text
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
         "s3-put sent a chunked request body: {text}"
     );
 
@@ -155,7 +157,10 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
             Ok(())
         }
         Action::Fail500 => {
-            std::io::copy(&mut (&mut reader).take(content_length as u64), &mut std::io::sink())?;
+            std::io::copy(
+                &mut (&mut reader).take(content_length as u64),
+                &mut std::io::sink(),
+            )?;
             respond(
                 &mut client,
                 "500 Internal Server Error",
@@ -163,7 +168,10 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
             )
         }
         Action::Complete200Error => {
-            std::io::copy(&mut (&mut reader).take(content_length as u64), &mut std::io::sink())?;
+            std::io::copy(
+                &mut (&mut reader).take(content_length as u64),
+                &mut std::io::sink(),
+            )?;
             respond(
                 &mut client,
                 "200 OK",
