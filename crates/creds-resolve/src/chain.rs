@@ -21,7 +21,7 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 
-/// Where the profile name came from.
+/// Source of the profile name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProfileOrigin {
     /// `--profile`.
@@ -53,12 +53,13 @@ pub struct Plan {
     pub home: Option<Home>,
     /// The profile name.
     pub profile: String,
-    /// Where the profile name came from.
+    /// Source of the profile name.
     pub profile_origin: ProfileOrigin,
-    /// The shared credentials file path.
-    pub credentials_location: FileLocation,
-    /// The config file path.
-    pub config_location: FileLocation,
+    /// The shared credentials file path, or why it is invalid. The error is raised
+    /// only when the chain reaches the files, so explicit flags still work.
+    pub credentials_location: Result<FileLocation, String>,
+    /// The config file path, or why it is invalid.
+    pub config_location: Result<FileLocation, String>,
     /// Value for the recursion guard variable, when the chain may run a process.
     pub recursion_chain: Option<String>,
 }
@@ -92,8 +93,10 @@ impl Plan {
             ),
         }
 
-        let credentials_location = files::locate(FileKind::Credentials, &env, home.as_ref())?;
-        let config_location = files::locate(FileKind::Config, &env, home.as_ref())?;
+        let credentials_location = files::locate(FileKind::Credentials, &env, home.as_ref())
+            .map_err(|err| err.to_string());
+        let config_location =
+            files::locate(FileKind::Config, &env, home.as_ref()).map_err(|err| err.to_string());
 
         let recursion_chain = if args.access_key_id.is_some() {
             None
@@ -126,7 +129,8 @@ impl Plan {
         {
             vars.push(("HOME", path.clone().into_os_string()));
         }
-        for location in [&self.credentials_location, &self.config_location] {
+        let locations = [&self.credentials_location, &self.config_location];
+        for location in locations.into_iter().flatten() {
             let value = location
                 .path
                 .clone()
@@ -343,8 +347,10 @@ fn from_env(plan: &Plan, report: &mut Report) -> Result<Option<ResolvedCredentia
 async fn load_profiles(plan: &Plan, report: &mut Report) -> Result<ParsedProfiles, Error> {
     let mut warnings = Vec::new();
     let strict = plan.args.strict_permissions;
-    let credentials = files::load(plan.credentials_location.clone(), strict, &mut warnings)?;
-    let config = files::load(plan.config_location.clone(), strict, &mut warnings)?;
+    let location =
+        |result: &Result<FileLocation, String>| result.clone().map_err(Error::Misconfigured);
+    let credentials = files::load(location(&plan.credentials_location)?, strict, &mut warnings)?;
+    let config = files::load(location(&plan.config_location)?, strict, &mut warnings)?;
     for warning in warnings {
         report.warn(warning);
     }
@@ -434,7 +440,7 @@ async fn from_config_profile(
     report: &mut Report,
 ) -> Result<Option<ResolvedCredentials>, Error> {
     let name = plan.profile.as_str();
-    let step = format!("profile \"{name}\" (config and credentials files, through aws-config)");
+    let step = format!("profile \"{name}\" through aws-config");
 
     if !parsed.exists(name) {
         report.step(&step, "skipped: the profile does not exist");
@@ -600,7 +606,11 @@ async fn run_step(
             Ok(None)
         }
         Err(err) => {
-            report.step(step, format!("failed: {err}"));
+            let detail = match &err {
+                Error::SourceFailed { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            report.step(step, format!("failed: {detail}"));
             Err(err)
         }
     }

@@ -1,9 +1,9 @@
-//! A snapshot of the process environment, read once, so the chain sees one
+//! A snapshot of the process environment, read once, so every chain step uses one
 //! consistent view and tests can pass their own variables.
 
 use std::collections::BTreeMap;
 
-/// Environment variables as the chain sees them.
+/// Environment variables as read by the chain.
 #[derive(Clone, Default)]
 pub struct EnvVars {
     vars: BTreeMap<String, String>,

@@ -36,7 +36,7 @@ pub enum Error {
     SourceFailed {
         /// The chain step, e.g. `config file profile "backup"`.
         source_name: String,
-        /// What went wrong, as reported by the provider.
+        /// Failure description, as reported by the provider.
         message: String,
     },
 }

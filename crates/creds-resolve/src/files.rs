@@ -22,7 +22,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    /// The variable that overrides the default location.
+    /// Returns the variable that overrides the default location.
     pub fn env_var(self) -> &'static str {
         match self {
             FileKind::Credentials => "AWS_SHARED_CREDENTIALS_FILE",
@@ -56,7 +56,7 @@ impl fmt::Display for FileKind {
     }
 }
 
-/// Where a file path came from.
+/// Source of a file path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathOrigin {
     /// Under the home directory.
@@ -138,7 +138,7 @@ pub fn locate(kind: FileKind, env: &EnvVars, home: Option<&Home>) -> Result<File
 /// One shared file after reading.
 #[derive(Clone)]
 pub struct LoadedFile {
-    /// Where it was looked for.
+    /// Path and its source.
     pub location: FileLocation,
     /// Text with any UTF-8 BOM removed; `None` when the default file does not exist.
     pub contents: Option<String>,

@@ -8,7 +8,7 @@ use std::ffi::{CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-/// Where the home directory came from; shown by `--explain`.
+/// Source of the home directory, shown by `--explain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HomeOrigin {
     /// The `HOME` variable.

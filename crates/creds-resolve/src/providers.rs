@@ -20,7 +20,7 @@ pub const FALLBACK_REGION: &str = "us-east-1";
 pub enum Attempt {
     /// The provider returned credentials.
     Found(ResolvedCredentials),
-    /// The provider had nothing configured; the text says why.
+    /// The provider had nothing configured; the text gives the reason.
     Skipped(String),
 }
 
@@ -111,7 +111,7 @@ fn convert(step: &str, creds: &Credentials) -> Result<ResolvedCredentials, Error
 
 /// Formats an error and its sources with `Display` only. aws-smithy's
 /// `DisplayErrorContext` appends the `Debug` form, which can include raw response
-/// bodies, and a credentials response body holds secrets.
+/// bodies, and a credentials response body contains secrets.
 pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut current = Some(err);

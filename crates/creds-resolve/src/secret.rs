@@ -56,7 +56,7 @@ pub fn redact_key_id(access_key_id: &str) -> String {
     format!("{prefix}<redacted>")
 }
 
-/// Why a raw credential value cannot be used.
+/// Reason a raw credential value cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueProblem {
     /// The value contains a line break, tab, space or control character inside it.

@@ -4,7 +4,7 @@
 //! - `args`: one argument per line.
 //! - `env`: `NAME=value` lines added to the base environment, `-NAME` removes one.
 //! - `stdin`: bytes fed to stdin.
-//! - `home/`: copied to a temporary HOME (files mode 600 unless `modes` says otherwise).
+//! - `home/`: copied to a temporary HOME (files mode 600 unless `modes` sets another mode).
 //! - `work/`: copied to a temporary directory, also the working directory; `*.sh` get mode 755.
 //! - `modes`: `home/.aws/credentials 644` lines.
 //! - `expect`: `exit N`, `stdout-json` (compare with `stdout.json`), `stdout-text`

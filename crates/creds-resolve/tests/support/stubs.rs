@@ -195,7 +195,7 @@ fn sts_credentials(action: &str, key: &str, secret: &str, token: &str) -> Respon
     )
 }
 
-/// STS stub. `AssumeRole` answers with a session token that names the signing
+/// STS stub. `AssumeRole` returns a session token that names the signing
 /// key id and region, so a fixture can check which source credentials and region
 /// were used; a role ARN containing "denied" gets AccessDenied.
 /// `AssumeRoleWithWebIdentity` needs the token `stub-web-identity-jwt`.
@@ -236,7 +236,7 @@ pub fn start_sts() -> String {
     }))
 }
 
-/// Container credentials stub. `/creds` answers anyone; `/auth` needs the header
+/// Container credentials stub. `/creds` serves every request; `/auth` needs the header
 /// `Authorization: stub-container-auth`, as EKS Pod Identity sends it.
 pub fn start_container() -> String {
     serve(Arc::new(|request: &Request| {
