@@ -100,3 +100,45 @@ pub fn check(run_id: &str, target_dir: &Path) -> anyhow::Result<()> {
         survivors.len()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn survivor_with_run_id_fails_and_is_killed() {
+        let run_id = format!("orphan-test-{}", std::process::id());
+        let mut survivor = Command::new("sleep")
+            .arg("60")
+            .env(RUN_ID_ENV, &run_id)
+            .spawn()
+            .unwrap();
+        let target = std::env::temp_dir();
+
+        // /proc/PID/environ shows the new environment only after exec.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while read_process(survivor.id())
+            .and_then(|process| process.run_id)
+            .is_none()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the test process never showed its run id"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        let error = check(&run_id, &target).unwrap_err().to_string();
+        assert!(error.contains(&format!("pid {}", survivor.id())), "{error}");
+        let status = survivor.wait().unwrap();
+        assert!(!status.success(), "the survivor was not killed: {status}");
+    }
+
+    #[test]
+    fn other_run_ids_pass() {
+        let run_id = format!("unused-run-{}", std::process::id());
+        check(&run_id, &std::env::temp_dir()).unwrap();
+    }
+}
