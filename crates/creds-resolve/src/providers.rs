@@ -83,7 +83,7 @@ fn convert(step: &str, creds: &Credentials) -> Result<ResolvedCredentials, Error
         clean_value(raw).map_err(|problem| match problem {
             ValueProblem::InnerWhitespace => Error::SourceFailed {
                 source_name: step.to_string(),
-                message: format!("returned a {name} with whitespace or a line break inside it"),
+                message: format!("returned a {name} with whitespace, a line break or a non-ASCII character inside it"),
             },
         })
     };

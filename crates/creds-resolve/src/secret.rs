@@ -59,19 +59,21 @@ pub fn redact_key_id(access_key_id: &str) -> String {
 /// Reason a raw credential value cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValueProblem {
-    /// The value contains a line break, tab, space or control character inside it.
+    /// The value contains a line break, tab, space, control character or non-ASCII
+    /// character inside it.
     InnerWhitespace,
 }
 
 /// Cleans one raw credential value: surrounding whitespace is removed and a blank
-/// value counts as unset (`Ok(None)`). A value with whitespace or control characters
-/// inside it is rejected, because it would break the `Authorization` header.
+/// value counts as unset (`Ok(None)`). A value with whitespace, control or non-ASCII
+/// characters inside it is rejected: AWS key ids, secrets and session tokens are
+/// printable ASCII, and anything else would break the `Authorization` header.
 pub fn clean_value(raw: &str) -> Result<Option<String>, ValueProblem> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Ok(None);
     }
-    if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !trimmed.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ValueProblem::InnerWhitespace);
     }
     Ok(Some(trimmed.to_string()))
@@ -114,5 +116,9 @@ mod tests {
         assert_eq!(clean_value("ab\ncd"), Err(ValueProblem::InnerWhitespace));
         assert_eq!(clean_value("ab cd"), Err(ValueProblem::InnerWhitespace));
         assert_eq!(clean_value("ab\u{0}cd"), Err(ValueProblem::InnerWhitespace));
+        assert_eq!(
+            clean_value("ab\u{FFFD}cd"),
+            Err(ValueProblem::InnerWhitespace)
+        );
     }
 }

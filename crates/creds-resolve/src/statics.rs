@@ -55,7 +55,7 @@ pub fn assemble(parts: KeyParts<'_>) -> Result<Option<ResolvedCredentials>, Erro
                     ""
                 };
                 Error::Misconfigured(format!(
-                    "{}: {} contains whitespace or a line break inside the value{hint}",
+                    "{}: {} contains whitespace, a line break or a non-ASCII character inside the value{hint}",
                     parts.source, parts.names[index]
                 ))
             }

@@ -13,6 +13,8 @@
 //! In every text, `{HOME}`, `{WORK}`, `{BIN}`, `{STS}`, `{CONTAINER}`, `{IMDS}` and
 //! `{PASSWD_HOME}` are replaced, and `\n` in `env` and `args` becomes a newline.
 //! Every fixture secret contains the marker `SEKRIT`; stderr must never contain it.
+//! Each case also runs a second time with `--explain` added, which must not change
+//! the exit code or stdout, nor show a secret.
 //! Set CREDS_RESOLVE_FIXTURE to a case name to run only that case, and
 //! CREDS_RESOLVE_FIXTURE_SHOW=1 (with `--nocapture`) to print every outcome.
 
@@ -358,6 +360,33 @@ fn run_case(dir: &Path) -> Result<(), String> {
     }
     if outcome.code == Some(0) && !stdout_checked {
         problems.push("a success case must check stdout".to_string());
+    }
+
+    // Run again with --explain: the report must not change the outcome or show a secret.
+    if !args.iter().any(|a| a == "--explain") {
+        let mut explain_args = args.clone();
+        explain_args.push("--explain".to_string());
+        let stdin = std::fs::read(dir.join("stdin")).ok();
+        let explained = run_binary(&explain_args, &env, &ctx.work, stdin)?;
+        if explained.code != outcome.code {
+            problems.push(format!(
+                "exit code {:?} with --explain, {:?} without",
+                explained.code, outcome.code
+            ));
+        }
+        if explained.stdout != outcome.stdout {
+            problems.push("stdout differs with --explain".to_string());
+        }
+        for secret in secrets_in(&texts) {
+            if explained.stderr.contains(&secret) {
+                problems.push(format!(
+                    "stderr with --explain contains the fixture secret {secret}"
+                ));
+            }
+        }
+        if explained.stderr.contains(SECRET_MARKER) {
+            problems.push("stderr with --explain contains part of a fixture secret".to_string());
+        }
     }
 
     if problems.is_empty() {
