@@ -24,6 +24,15 @@ pub enum Interrupt {
     Sigterm,
 }
 
+impl std::fmt::Display for Interrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Sigint => "SIGINT",
+            Self::Sigterm => "SIGTERM",
+        })
+    }
+}
+
 /// Why an upload did not store an object.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError {
@@ -92,7 +101,7 @@ pub enum PutError {
         key: String,
     },
 
-    #[error("interrupted by {0:?}")]
+    #[error("interrupted by {0}")]
     Interrupted(Interrupt),
 
     #[error("internal error: {0}")]

@@ -76,7 +76,7 @@ fn watch_signals() -> std::io::Result<watch::Receiver<Option<Interrupt>>> {
             _ = sigint.recv() => Interrupt::Sigint,
             _ = sigterm.recv() => Interrupt::Sigterm,
         };
-        tracing::warn!("received {signal:?}; aborting the upload");
+        tracing::warn!("received {signal}; aborting the upload");
         let _ = sender.send(Some(signal));
         // Keep the sender alive so receivers do not see a closed channel.
         std::future::pending::<()>().await;

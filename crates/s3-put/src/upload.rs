@@ -104,6 +104,9 @@ pub async fn run(
     mut interrupt: InterruptReceiver,
 ) -> Result<UploadOutcome, PutError> {
     let started = Instant::now();
+    if job.object.if_none_match {
+        reject_existing(client, &job).await?;
+    }
     let digest = DigestThread::spawn();
 
     let first_size = part_len(&job, 1)?;
@@ -116,10 +119,9 @@ pub async fn run(
     if first.last {
         digest.send(first.data.clone(), None);
         let summary = finish_input(&job, digest, producer).await?;
-        let outcome = tokio::select! {
-            outcome = put_single(client, &job, first.data, &summary) => outcome?,
-            signal = interrupted(&mut interrupt) => return Err(PutError::Interrupted(signal)),
-        };
+        // The PUT is not interrupted: once sent, the server may store the object
+        // anyway, so its result is waited for and reported.
+        let outcome = put_single(client, &job, first.data, &summary).await?;
         return Ok(finish_outcome(outcome, &summary, &job, started));
     }
 
@@ -132,14 +134,53 @@ pub async fn run(
         upload_id: upload_id.clone(),
         recycle: reader.recycler(),
     };
-    let result = tokio::select! {
-        result = upload_parts(context, reader, first, digest, producer) => result,
+    let uploaded = tokio::select! {
+        result = upload_parts(context.clone(), reader, first, digest, producer) => result,
         signal = interrupted(&mut interrupt) => Err(PutError::Interrupted(signal)),
     };
+    let (parts, summary) = match uploaded {
+        Ok(uploaded) => uploaded,
+        Err(err) => return Err(abort_upload(client, job.target(), &upload_id, err).await),
+    };
 
-    match result {
-        Ok((outcome, summary)) => Ok(finish_outcome(outcome, &summary, &job, started)),
+    // Complete is not interrupted: once sent, the server may assemble the object
+    // anyway, and an abort afterwards could not remove it.
+    match complete_upload(&context, &parts, &summary).await {
+        Ok(outcome) => Ok(finish_outcome(outcome, &summary, &job, started)),
         Err(err) => Err(abort_upload(client, job.target(), &upload_id, err).await),
+    }
+}
+
+/// Fails early when an object already exists and `--if-none-match` is set, so a
+/// long stream is not uploaded only to be rejected on Complete. The conditional
+/// PutObject or Complete still decides, because an object can appear meanwhile.
+async fn reject_existing(client: &aws_sdk_s3::Client, job: &UploadJob) -> Result<(), PutError> {
+    let head = client
+        .head_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .send()
+        .await;
+    match head {
+        Ok(_) => Err(PutError::S3(S3Error {
+            operation: "HeadObject",
+            bucket: job.bucket.clone(),
+            key: job.key.clone(),
+            code: Some("PreconditionFailed".to_owned()),
+            status: None,
+            detail:
+                "an object already exists at this key and --if-none-match forbids overwriting it"
+                    .to_owned(),
+        })),
+        Err(err) => {
+            // 404 is the expected answer. Anything else (such as 403 without
+            // s3:GetObject) leaves the decision to the conditional write.
+            let err = S3Error::from_sdk("HeadObject", job.target(), err);
+            if err.status != Some(404) {
+                tracing::debug!(error = %err, "cannot check for an existing object");
+            }
+            Ok(())
+        }
     }
 }
 
@@ -363,7 +404,7 @@ struct UploadedPart {
     checksum: Option<PartChecksum>,
 }
 
-/// Uploads all parts and completes the upload. The last part is sent only after
+/// Uploads all parts and returns them in order. The last part is sent only after
 /// the whole input has been read and checked, so a failed check never leaves a
 /// completable upload behind.
 async fn upload_parts(
@@ -372,7 +413,7 @@ async fn upload_parts(
     first: Chunk,
     digest: DigestThread,
     producer: Option<Producer>,
-) -> Result<(UploadOutcome, StreamSummary), PutError> {
+) -> Result<(Vec<UploadedPart>, StreamSummary), PutError> {
     let job = context.job.clone();
     let permits = Arc::new(Semaphore::new(job.concurrency + 1));
     let mut tasks: JoinSet<Result<UploadedPart, PutError>> = JoinSet::new();
@@ -441,9 +482,7 @@ async fn upload_parts(
         uploaded.push(joined_part(joined)?);
     }
     uploaded.sort_by_key(|part| part.part_number);
-
-    let outcome = complete_upload(&context, &uploaded, &summary).await?;
-    Ok((outcome, summary))
+    Ok((uploaded, summary))
 }
 
 async fn acquire(permits: &Arc<Semaphore>) -> Result<OwnedSemaphorePermit, PutError> {
