@@ -70,6 +70,12 @@ pub enum DumpError {
 
     #[error("stdout was closed by the reading process")]
     BrokenPipe,
+
+    #[error("interrupted by {signal}")]
+    Interrupted {
+        signal: &'static str,
+        exit_code: i32,
+    },
 }
 
 impl DumpError {
@@ -81,6 +87,7 @@ impl DumpError {
             }
             DumpError::Verification { .. } => EXIT_VERIFICATION,
             DumpError::BrokenPipe => EXIT_BROKEN_PIPE,
+            DumpError::Interrupted { exit_code, .. } => *exit_code,
             DumpError::NoUsableMember { .. }
             | DumpError::Stream { .. }
             | DumpError::Timeout { .. }

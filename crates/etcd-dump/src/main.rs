@@ -13,7 +13,7 @@ fn main() -> ExitCode {
     let code = match run(&args) {
         Ok(()) => EXIT_OK,
         Err(DumpError::BrokenPipe) => {
-            // The reader went away; its own exit status tells the story.
+            // The reader went away, and its own exit status gives the reason.
             tracing::debug!("stdout closed by the reader");
             DumpError::BrokenPipe.exit_code()
         }

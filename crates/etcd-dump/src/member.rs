@@ -13,7 +13,7 @@ use crate::settings::Settings;
 const STREAM_WINDOW: u32 = 4 << 20;
 const CONNECTION_WINDOW: u32 = 4 << 20;
 
-/// What one member reported about itself.
+/// Status that one member reported about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberStatus {
     pub endpoint: String,
@@ -23,7 +23,7 @@ pub struct MemberStatus {
     /// Revision of the member's key-value store when the status was taken.
     pub revision: i64,
     pub raft_term: u64,
-    /// Member id of the leader this member follows; 0 when it knows none.
+    /// Member id of the leader this member follows, or 0 without a leader.
     pub leader: u64,
     pub is_learner: bool,
     /// Active alarms and other errors the member reports (e.g. NOSPACE).
@@ -138,7 +138,7 @@ impl Link {
 }
 
 /// Describes an etcd client error in one line and, when the text matches a
-/// known cause, says what to check.
+/// known cause, adds what to check.
 pub fn explain(error: &etcd_client::Error, link: Link) -> String {
     let text = match error {
         // tonic's Display for a status embeds the Debug form of its source;

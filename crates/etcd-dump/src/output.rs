@@ -17,7 +17,7 @@ pub struct Output {
     kind: Kind,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Kind {
     Stdout,
     Spool,
@@ -75,11 +75,16 @@ impl Output {
 
     /// Finishes a verified snapshot whose bytes are all in `file`: copies
     /// the spool file to stdout, or syncs and renames the `.part` file.
+    ///
+    /// Dropping the returned future before it completes (SIGTERM during the
+    /// final sync) still removes the `.part` file, unless the rename has
+    /// already happened, in which case the complete file stays.
     pub async fn complete(mut self, file: File) -> Result<(), DumpError> {
-        // Taking the kind out disarms the cleanup in Drop; the blocking
-        // completion removes the `.part` file itself when it fails.
-        let kind = std::mem::replace(&mut self.kind, Kind::Stdout);
+        let kind = self.kind.clone();
         let result = tokio::task::spawn_blocking(move || complete_blocking(kind, file)).await;
+        // Success or a failure that already removed the `.part` file: nothing
+        // is left for Drop to clean up.
+        self.kind = Kind::Stdout;
         match result {
             Ok(outcome) => outcome,
             Err(join_error) => Err(DumpError::io(
@@ -115,7 +120,7 @@ fn complete_blocking(kind: Kind, mut file: File) -> Result<(), DumpError> {
         Kind::File { path, part, .. } => {
             let result = rename_into_place(&path, &part, file);
             if result.is_err() {
-                // Best effort: the error being returned says what went wrong.
+                // Best effort: the returned error describes the failure.
                 let _ = std::fs::remove_file(&part);
             }
             result

@@ -4,10 +4,11 @@
 //! The receive loop copies each message into a 1 MiB buffer and sends full
 //! buffers through a channel of fixed depth. A slow reader of stdout fills
 //! the channel, the loop then waits in `send`, stops reading the gRPC
-//! stream, and HTTP/2 flow control pauses etcd. Memory use is therefore at
-//! most `QUEUE_DEPTH + 2` buffers whatever the snapshot size, and the
-//! runtime threads never block on a write, so keepalive pings are still
-//! answered while the reader is slow.
+//! stream, and HTTP/2 flow control pauses etcd. At most `QUEUE_DEPTH + 2`
+//! buffers exist (queued, being written, being filled) whatever the snapshot
+//! size. The runtime threads never block on a write, so the HTTP/2
+//! connection still sends and acknowledges keepalive pings while the reader
+//! is slow.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -85,16 +86,18 @@ impl Pipe {
     }
 
     async fn ship(&mut self) -> io::Result<()> {
-        let next = self
-            .recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(BUFFER_SIZE));
-        let full = std::mem::replace(&mut self.current, next);
+        // The next buffer is taken only after the send has queued this one,
+        // which keeps the buffer count at QUEUE_DEPTH + 2.
+        let full = std::mem::take(&mut self.current);
         let sent = match &self.sender {
             Some(sender) => sender.send(full).await.is_ok(),
             None => false,
         };
         if sent {
+            self.current = self
+                .recycled
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(BUFFER_SIZE));
             return Ok(());
         }
         // The writer only drops its receiver when a write failed.

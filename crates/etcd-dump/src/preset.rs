@@ -66,7 +66,7 @@ impl Preset {
         }
     }
 
-    /// What to tell a user whose preset file is missing.
+    /// Returns the advice for a user whose preset file is missing.
     pub fn dir_hint(self) -> &'static str {
         match self {
             Preset::K3s => "run on a K3s server node, or pass --preset-dir with K3s's --data-dir",

@@ -5,7 +5,7 @@ use crate::member::MemberStatus;
 /// Outcome of checking one endpoint.
 pub type Probe = Result<MemberStatus, String>;
 
-/// Why no member was chosen.
+/// Reason no member was chosen.
 #[derive(Debug, PartialEq, Eq)]
 pub enum SelectError {
     /// Every endpoint failed or is unsuitable; one line per endpoint.

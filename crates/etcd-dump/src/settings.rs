@@ -4,8 +4,8 @@
 //! Precedence for every value: the flag, then the preset, then the
 //! environment variable, then the built-in default. The command line is the
 //! more specific statement, so an ETCDCTL_ENDPOINTS exported for interactive
-//! etcdctl use never redirects a --preset or --endpoints run; unlike etcdctl
-//! 3.4, having both is not an error.
+//! etcdctl use never redirects a --preset or --endpoints run. Unlike in
+//! etcdctl 3.4, having both is not an error.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(2);
 const DEFAULT_KEEPALIVE_TIME: Duration = Duration::from_secs(10);
 const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(6);
 
-/// Where the snapshot bytes go.
+/// Destination of the snapshot bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputMode {
     /// Straight to stdout as they arrive; the trailer is written only after

@@ -18,11 +18,11 @@ use crate::settings::Settings;
 use crate::summary::{self, Summary};
 use crate::trailer::{TrailerError, TrailerVerifier};
 
-/// Time a member gets to answer the status request after connecting; the
-/// same as etcdctl's default --command-timeout.
+/// Time limit for a member's status reply after connecting, equal to
+/// etcdctl's default --command-timeout.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the run is, for the message of a --command-timeout.
+/// Progress of the run, for the message of a --command-timeout.
 #[derive(Debug, Default)]
 struct Position {
     endpoint: Mutex<Option<String>>,
@@ -30,7 +30,34 @@ struct Position {
 }
 
 /// Takes one snapshot as `settings` describe and returns its summary.
+///
+/// SIGINT and SIGTERM end the run with [`DumpError::Interrupted`]; dropping
+/// the unfinished work removes a partly written `--output` file.
 pub async fn run(settings: &Settings) -> Result<Summary, DumpError> {
+    tokio::select! {
+        result = run_with_deadline(settings) => result,
+        error = interrupted() => Err(error),
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; never completes if the handlers cannot be
+/// installed, which leaves the default action (termination) in place.
+async fn interrupted() -> DumpError {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = interrupt.recv() => DumpError::Interrupted { signal: "SIGINT", exit_code: 130 },
+        _ = terminate.recv() => DumpError::Interrupted { signal: "SIGTERM", exit_code: 143 },
+    }
+}
+
+async fn run_with_deadline(settings: &Settings) -> Result<Summary, DumpError> {
     let position = Arc::new(Position::default());
     let work = run_unbounded(settings, &position);
     let Some(limit) = settings.command_timeout else {

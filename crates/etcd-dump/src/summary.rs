@@ -20,7 +20,7 @@ pub struct Summary {
     /// etcd server version reported by the member.
     pub etcd_version: String,
     /// Store revision of the member just before the snapshot started. The
-    /// snapshot holds this revision or a later one.
+    /// snapshot contains this revision or a later one.
     pub revision: i64,
     /// Bytes of the whole output: database plus the 32-byte trailer.
     pub size: u64,
@@ -61,12 +61,14 @@ impl Summary {
     }
 }
 
+/// Formats `at` as RFC 3339 in UTC with exactly three fractional digits, so
+/// that the strings sort like the instants they name.
 fn rfc3339(at: time::OffsetDateTime) -> String {
-    let at = at
-        .to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(at.nanosecond() / 1_000_000 * 1_000_000)
-        .unwrap_or(at);
-    at.format(&time::format_description::well_known::Rfc3339)
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.format(&format)
         .unwrap_or_else(|_| at.unix_timestamp().to_string())
 }
 
@@ -131,8 +133,9 @@ mod tests {
             stream_sha256: Sha256::digest(&whole).into(),
             trailer: db_sha256,
         };
-        let at = time::macros::datetime!(2026-01-02 03:04:05.123456 UTC);
-        let summary = Summary::new(&member, &verified, at, at);
+        let started = time::macros::datetime!(2026-01-02 03:04:05.123456 UTC);
+        let finished = time::macros::datetime!(2026-01-02 05:04:05.9 +02:00);
+        let summary = Summary::new(&member, &verified, started, finished);
 
         assert_eq!(summary.member_id, "8e9e05c52164694d");
         assert_eq!(summary.cluster_id, "cdf818194e3a8c32");
@@ -141,6 +144,7 @@ mod tests {
         assert_eq!(summary.sha256, hex::encode(Sha256::digest(&whole)));
         assert_eq!(summary.db_sha256, hex::encode(db_sha256));
         assert_eq!(summary.started_at, "2026-01-02T03:04:05.123Z");
+        assert_eq!(summary.finished_at, "2026-01-02T03:04:05.900Z");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub const TRAILER_LEN: usize = 32;
 /// a multiple of 512 would therefore be restored without the hash check.
 const RESTORE_ALIGNMENT: u64 = 512;
 
-/// Why a finished stream is not a valid snapshot.
+/// Reason a finished stream is not a valid snapshot.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TrailerError {
     #[error("stream ended after {received} bytes, too short to hold the 32-byte SHA-256 trailer")]
@@ -195,7 +195,7 @@ impl TrailerVerifier {
 mod tests {
     use super::*;
 
-    /// A fake database of `len` bytes with a pattern that shifts per byte.
+    /// Builds a fake database of `len` bytes whose pattern shifts per byte.
     fn database(len: usize) -> Vec<u8> {
         (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
     }

@@ -1,5 +1,5 @@
-//! etcd-dump against real etcd 3.4 and 3.5 servers: snapshots restore with every key and value,
-//! the summary describes the bytes written, and each kind of failure (server killed mid-stream,
+//! etcd-dump against real etcd 3.4 and 3.5 servers. Snapshots restore with every key and value,
+//! and the summary describes the bytes written. Each kind of failure (server killed mid-stream,
 //! wrong CA, client certificate or password, missing preset file, dead endpoint) exits non-zero
 //! with a message that names the cause.
 
@@ -65,7 +65,7 @@ fn large_data() -> KeyValues {
         .collect()
 }
 
-/// etcd-dump with a clean environment and `--endpoints` set to the server.
+/// Builds an etcd-dump command with a clean environment and `--endpoints` set to the server.
 fn dump_command(server: &EtcdServer, home: &Path) -> Command {
     let mut command = clean_command(tool_binary("etcd-dump"), home);
     command.arg("--endpoints").arg(&server.endpoint);
@@ -95,7 +95,7 @@ fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// Checks that `bytes` end with the SHA-256 of everything before them.
+/// Returns whether `bytes` end with the SHA-256 of everything before them.
 fn has_valid_trailer(bytes: &[u8]) -> bool {
     if bytes.len() < 32 {
         return false;
@@ -368,47 +368,72 @@ fn signal(pid: u32, signal: libc::c_int) {
     assert_eq!(result, 0, "kill({pid}, {signal})");
 }
 
+/// Waits until `child` has passed `bytes` to write(2). Returns false when it exits first.
+fn wait_for_written(child: &mut Child, bytes: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while written_bytes(child.id()) < bytes {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        assert!(Instant::now() < deadline, "etcd-dump made no progress");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// How often a test that has to catch a transfer in flight tries again when a busy machine
+/// let the whole transfer finish before the test could act.
+const MID_TRANSFER_ATTEMPTS: usize = 3;
+
 #[test]
 fn killed_server_spool_writes_nothing() {
     for version in EtcdVersion::all() {
-        let mut server = EtcdServer::start(version, EtcdOptions::default());
-        server.put_many(&large_data());
-        let home = scratch_dir();
+        let mut caught_mid_transfer = false;
+        for attempt in 1..=MID_TRANSFER_ATTEMPTS {
+            let mut server = EtcdServer::start(version, EtcdOptions::default());
+            server.put_many(&large_data());
+            let home = scratch_dir();
 
-        let mut child = dump_command(&server, home.path())
-            .arg("--verify-before-output")
-            .arg("--spool-dir")
-            .arg(home.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = drain_stdout(&mut child);
+            let mut child = dump_command(&server, home.path())
+                .arg("--verify-before-output")
+                .arg("--spool-dir")
+                .arg(home.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = drain_stdout(&mut child);
 
-        // The spool file fills as fast as etcd sends, so etcd-dump is paused once a few MiB
-        // have been written, etcd is killed, and etcd-dump resumes into the reset connection.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while written_bytes(child.id()) < 4 * 1024 * 1024 {
-            assert!(Instant::now() < deadline, "etcd {version}: no progress");
+            // The spool file fills as fast as etcd sends, so etcd-dump is paused once a few MiB
+            // have been written, etcd is killed, and etcd-dump resumes into the reset
+            // connection.
+            let started = wait_for_written(&mut child, 4 * 1024 * 1024);
+            if started {
+                signal(child.id(), libc::SIGSTOP);
+                server.kill();
+                signal(child.id(), libc::SIGCONT);
+            }
+            let (status, stderr) = wait_with_stderr(child);
+            let received = stdout.join().unwrap();
+            if status.success() {
+                eprintln!("etcd {version}, attempt {attempt}: transfer finished before the kill");
+                continue;
+            }
+
+            assert_eq!(status.code(), Some(EXIT_FAILED), "etcd {version}: {stderr}");
+            assert!(stderr.contains("failed after"), "etcd {version}: {stderr}");
             assert!(
-                child.try_wait().unwrap().is_none(),
-                "etcd {version}: etcd-dump exited before the kill"
+                received.is_empty(),
+                "etcd {version}: {} bytes reached stdout",
+                received.len()
             );
-            std::thread::sleep(Duration::from_millis(2));
+            caught_mid_transfer = true;
+            break;
         }
-        signal(child.id(), libc::SIGSTOP);
-        server.kill();
-        signal(child.id(), libc::SIGCONT);
-        let (status, stderr) = wait_with_stderr(child);
-        let received = stdout.join().unwrap();
-
-        assert_eq!(status.code(), Some(EXIT_FAILED), "etcd {version}: {stderr}");
-        assert!(stderr.contains("failed after"), "etcd {version}: {stderr}");
         assert!(
-            received.is_empty(),
-            "etcd {version}: {} bytes reached stdout",
-            received.len()
+            caught_mid_transfer,
+            "etcd {version}: never killed mid-transfer"
         );
     }
 }
@@ -650,4 +675,121 @@ fn closed_stdout_exits_quietly() {
         );
         assert!(!stderr.contains("ERROR"), "etcd {version}: {stderr}");
     }
+}
+
+#[test]
+fn sigterm_removes_partial_output() {
+    for version in EtcdVersion::all() {
+        let server = EtcdServer::start(version, EtcdOptions::default());
+        server.put_many(&large_data());
+        let home = scratch_dir();
+        let file = home.path().join("snapshot.db");
+        let part = home.path().join("snapshot.db.part");
+
+        let mut caught_mid_transfer = false;
+        for attempt in 1..=MID_TRANSFER_ATTEMPTS {
+            let _ = std::fs::remove_file(&file);
+            let mut child = dump_command(&server, home.path())
+                .arg("--output")
+                .arg(&file)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+
+            // Freezing etcd once data flows keeps the transfer unfinished when SIGTERM lands.
+            let started = wait_for_written(&mut child, 1024 * 1024);
+            if started {
+                signal(server.pid(), libc::SIGSTOP);
+                assert!(part.exists(), "etcd {version}: no .part file while writing");
+                signal(child.id(), libc::SIGTERM);
+            }
+            let (status, stderr) = wait_with_stderr(child);
+            signal(server.pid(), libc::SIGCONT);
+            if status.success() {
+                eprintln!("etcd {version}, attempt {attempt}: transfer finished before the signal");
+                continue;
+            }
+
+            assert_eq!(status.code(), Some(143), "etcd {version}: {stderr}");
+            assert!(stderr.contains("SIGTERM"), "etcd {version}: {stderr}");
+            assert!(!part.exists(), "etcd {version}: .part file left behind");
+            assert!(!file.exists(), "etcd {version}: snapshot file created");
+            caught_mid_transfer = true;
+            break;
+        }
+        assert!(
+            caught_mid_transfer,
+            "etcd {version}: never signalled mid-transfer"
+        );
+    }
+}
+
+#[test]
+fn insecure_skip_verify_accepts_unknown_ca() {
+    let server = EtcdServer::start(
+        EtcdVersion::V3_5,
+        EtcdOptions {
+            tls: true,
+            auth: false,
+        },
+    );
+    let tls = server.tls.clone().unwrap();
+    let home = scratch_dir();
+
+    let mut command = dump_command(&server, home.path());
+    command
+        .arg("--insecure-skip-tls-verify")
+        .arg("--cacert")
+        .arg(&tls.other_ca)
+        .arg("--cert")
+        .arg(&tls.client_cert)
+        .arg("--key")
+        .arg(&tls.client_key);
+    let output = run(command);
+
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(has_valid_trailer(&output.stdout));
+}
+
+#[test]
+fn etcdctl_environment_honoured() {
+    let server = EtcdServer::start(
+        EtcdVersion::V3_5,
+        EtcdOptions {
+            tls: true,
+            auth: true,
+        },
+    );
+    let tls = server.tls.clone().unwrap();
+    let (user, password) = server.auth.clone().unwrap();
+    let dead = format!("https://127.0.0.1:{}", free_port());
+    let home = scratch_dir();
+    let with_environment = |endpoints: &str| {
+        let mut command = clean_command(tool_binary("etcd-dump"), home.path());
+        command
+            .env("ETCDCTL_ENDPOINTS", endpoints)
+            .env("ETCDCTL_CACERT", &tls.ca)
+            .env("ETCDCTL_CERT", &tls.client_cert)
+            .env("ETCDCTL_KEY", &tls.client_key)
+            .env("ETCDCTL_USER", &user)
+            .env("ETCDCTL_PASSWORD", &password);
+        command
+    };
+
+    let output = run(with_environment(&server.endpoint));
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert!(has_valid_trailer(&output.stdout));
+
+    // The flag wins over ETCDCTL_ENDPOINTS instead of being a conflict.
+    let mut command = with_environment(&dead);
+    command.arg("--endpoints").arg(&server.endpoint);
+    let output = run(command);
+    assert!(output.status.success(), "{}", stderr_of(&output));
+
+    let output = run(with_environment(&dead));
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(EXIT_FAILED), "{stderr}");
+    assert!(stderr.contains(&dead), "{stderr}");
 }
