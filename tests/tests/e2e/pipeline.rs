@@ -46,9 +46,10 @@ const ZSTD_PIPELINE: &str = r#"etcd-dump --endpoints "$ETCD_ENDPOINT" | zstd -q 
 
 /// s3-put runs the compressing producer itself and completes the upload only when it exits 0,
 /// so a failure anywhere in `etcd-dump | zstd` aborts the upload. `$GATE_SCRIPT`, when set,
-/// adds a [`Gate`] between etcd-dump and zstd.
+/// adds a [`Gate`] between etcd-dump and zstd. `$S3_PUT_OPTIONS` adds s3-put options, which
+/// have to come before `--`.
 const ZSTD_COMMAND_PIPELINE: &str = r#"s3-put --credentials <(creds-resolve --profile backup) \
-    --bucket "$BUCKET" --key "$KEY" --endpoint-url "$S3_ENDPOINT_URL" \
+    --bucket "$BUCKET" --key "$KEY" --endpoint-url "$S3_ENDPOINT_URL" ${S3_PUT_OPTIONS:-} \
     -- bash -c 'set -o pipefail; etcd-dump --endpoints "$ETCD_ENDPOINT" |
       if [ -n "${GATE_SCRIPT:-}" ]; then bash "$GATE_SCRIPT"; else cat; fi | zstd -q -c'"#;
 
@@ -68,7 +69,7 @@ impl Compression {
 }
 
 /// An etcd server loaded with sample data, an S3 server, and a HOME whose
-/// `.aws/credentials` holds the S3 server's keys under the profile `backup`.
+/// `.aws/credentials` contains the S3 server's keys under the profile `backup`.
 struct Fixture {
     etcd: EtcdServer,
     s3: S3Server,
@@ -260,8 +261,8 @@ fn assert_same_keys(expected: &KeyValues, actual: &KeyValues) {
     assert_eq!(expected.len(), actual.len());
 }
 
-/// Asserts that s3-put printed one JSON object naming the key it stored.
-fn assert_result_json(stdout: &[u8], key: &str) {
+/// Asserts that s3-put printed one JSON object naming the key it stored, and returns it.
+fn assert_result_json(stdout: &[u8], key: &str) -> serde_json::Value {
     let text = String::from_utf8_lossy(stdout);
     let result: serde_json::Value = serde_json::from_str(text.trim())
         .unwrap_or_else(|error| panic!("s3-put printed invalid JSON ({error}): {text}"));
@@ -274,6 +275,7 @@ fn assert_result_json(stdout: &[u8], key: &str) {
         Some(key),
         "s3-put result: {text}"
     );
+    result
 }
 
 /// Output of a finished pipeline.
@@ -297,7 +299,25 @@ impl Finished {
         );
     }
 
+    /// Asserts that the pipeline failed with `code`, which is s3-put's exit code because
+    /// s3-put is the last command and pipefail reports the last non-zero status.
+    fn assert_exit_code(&self, code: i32, meaning: &str) {
+        self.assert_failure();
+        assert_eq!(
+            self.status.code(),
+            Some(code),
+            "expected s3-put exit code {code} ({meaning}); stderr: {}",
+            self.stderr_text()
+        );
+    }
+
     fn assert_failure(&self) {
+        // Shown with --nocapture or when a later check fails: why the pipeline failed.
+        eprintln!(
+            "pipeline failed as expected with {}; stderr:\n{}",
+            self.status,
+            self.stderr_text()
+        );
         assert!(
             !self.status.success(),
             "pipeline succeeded although it had to fail; stderr: {}",
@@ -484,7 +504,8 @@ fn round_trip(version: EtcdVersion, kind: S3Kind, compression: Compression, size
     let finished = run(fixture.pipeline(compression.pipeline(), &key), None);
 
     finished.assert_success();
-    assert_result_json(&finished.stdout, &key);
+    let result = assert_result_json(&finished.stdout, &key);
+    assert_eq!(result["multipart"], false, "s3-put result: {result}");
     fixture.assert_restores(&key, compression);
 }
 
@@ -530,7 +551,7 @@ fn round_trip_minio_when_installed() {
     }
 }
 
-/// A snapshot of about 14 MiB with 5 MiB parts goes up as a multipart upload of 3 parts.
+/// A snapshot of about 15 MiB with 5 MiB parts goes up as a multipart upload.
 #[test]
 fn round_trip_large_multipart() {
     let fixture = Fixture::start(EtcdVersion::V3_5, S3Kind::SeaweedFs, SampleSize::LARGE);
@@ -540,12 +561,17 @@ fn round_trip_large_multipart() {
     let finished = run(fixture.pipeline(&script, key), None);
 
     finished.assert_success();
-    assert_result_json(&finished.stdout, key);
-    let head = fixture.s3.head_object(key).expect("object exists");
+    let result = assert_result_json(&finished.stdout, key);
+    assert_eq!(result["multipart"], true, "s3-put result: {result}");
     assert!(
-        head.size > 10 << 20,
-        "object of {} bytes is too small for 3 parts",
-        head.size
+        result["parts"].as_u64().is_some_and(|parts| parts >= 3),
+        "s3-put result: {result}"
+    );
+    let head = fixture.s3.head_object(key).expect("object exists");
+    assert_eq!(
+        Some(head.size),
+        result["size"].as_u64(),
+        "s3-put result: {result}"
     );
     fixture.assert_restores(key, Compression::None);
 }
@@ -642,49 +668,56 @@ fn wrong_secret_stores_nothing() {
 
     let finished = run(fixture.pipeline(quick_start::PIPELINE, key), None);
 
-    finished.assert_failure();
+    finished.assert_exit_code(1, "upload failed and was cleaned up");
     fixture.assert_nothing_stored(key);
 }
 
 // Faults.
 
-/// etcd is killed while the snapshot streams. etcd-dump fails, and s3-put's trailer check
-/// refuses the truncated stream, so no object appears.
+/// etcd is killed while the snapshot streams, after s3-put has started a multipart upload.
+/// etcd-dump fails, s3-put's trailer check rejects the truncated stream and aborts the upload.
 #[test]
 fn etcd_killed_mid_snapshot_raw() {
     let mut fixture = Fixture::start(EtcdVersion::V3_5, S3Kind::SeaweedFs, SampleSize::DEMO);
     let key = "faults/etcd-killed-raw.db";
     let gate = Gate::new(&fixture.scratch);
-    // Holding after 2 MiB leaves over 30 MiB of the snapshot unsent, more than the socket
-    // buffers and HTTP/2 windows between etcd and etcd-dump can take in.
-    let script = with_stage(&gate.stage(32));
+    // Holding after 6 MiB lets the first 5 MiB part start and leaves over 25 MiB of the
+    // snapshot unsent, more than the socket buffers and HTTP/2 windows between etcd and
+    // etcd-dump take in (measured at about 5 MiB here).
+    let script = format!("{} --part-size 5MiB", with_stage(&gate.stage(96)));
 
     let mut running = spawn(fixture.pipeline(&script, key), None);
     gate.wait_held(&mut running);
+    wait_for_upload(&fixture.s3, key);
     fixture.etcd.kill();
     gate.release();
     let finished = running.wait(PIPELINE_TIMEOUT);
 
-    finished.assert_failure();
+    finished.assert_exit_code(3, "input rejected by --verify etcd-snapshot");
     fixture.assert_nothing_stored(key);
 }
 
-/// The same fault with zstd in the pipe: s3-put's `-- COMMAND` form sees the producer fail.
+/// The same fault with zstd in the pipe, where no trailer check is possible: s3-put's
+/// `-- COMMAND` form detects the failed producer and aborts the upload.
 #[test]
 fn etcd_killed_mid_snapshot_zstd() {
     let mut fixture = Fixture::start(EtcdVersion::V3_5, S3Kind::SeaweedFs, SampleSize::DEMO);
     let key = "faults/etcd-killed-zstd.db";
     let gate = Gate::new(&fixture.scratch);
-
+    // The first 24 MiB of this snapshot (about 40 MiB in all) compress to more than one
+    // 5 MiB part, because the large, poorly compressible Helm release Secrets sort late.
     let mut command = fixture.pipeline(ZSTD_COMMAND_PIPELINE, key);
-    command.env("GATE_SCRIPT", gate.stage(32));
+    command
+        .env("S3_PUT_OPTIONS", "--part-size 5MiB")
+        .env("GATE_SCRIPT", gate.stage(384));
     let mut running = spawn(command, None);
     gate.wait_held(&mut running);
+    wait_for_upload(&fixture.s3, key);
     fixture.etcd.kill();
     gate.release();
     let finished = running.wait(PIPELINE_TIMEOUT);
 
-    finished.assert_failure();
+    finished.assert_exit_code(4, "producer command failed");
     fixture.assert_nothing_stored(key);
 }
 
@@ -699,13 +732,7 @@ fn producer_failure_in_zstd_pipeline() {
     command.env("ETCD_ENDPOINT", format!("http://127.0.0.1:{}", free_port()));
     let finished = run(command, None);
 
-    finished.assert_failure();
-    assert_eq!(
-        finished.status.code(),
-        Some(4),
-        "s3-put exit code for a failed producer; stderr: {}",
-        finished.stderr_text()
-    );
+    finished.assert_exit_code(4, "producer command failed");
     fixture.assert_nothing_stored(key);
 }
 
@@ -719,7 +746,7 @@ fn producer_failure_in_raw_pipeline() {
     command.env("ETCD_ENDPOINT", format!("http://127.0.0.1:{}", free_port()));
     let finished = run(command, None);
 
-    finished.assert_failure();
+    finished.assert_exit_code(3, "empty input rejected");
     fixture.assert_nothing_stored(key);
 }
 
@@ -744,13 +771,7 @@ fn s3_killed_mid_upload() {
     gate.release();
     let finished = running.wait(PIPELINE_TIMEOUT);
 
-    finished.assert_failure();
-    assert_eq!(
-        finished.status.code(),
-        Some(5),
-        "s3-put exit code when the abort cannot reach the server; stderr: {}",
-        finished.stderr_text()
-    );
+    finished.assert_exit_code(5, "cleanup could not be confirmed");
     // NOTE: the harness cannot restart a killed S3 server on the same data, so whether an
     // object or an incomplete upload remains is not checked here.
 }

@@ -13,7 +13,7 @@
 #[derive(Clone, Copy, Debug)]
 pub struct SampleSize {
     pub namespaces: usize,
-    /// Pods per namespace. Events match pods one to one; the other kinds scale from it.
+    /// Pods per namespace. Events match pods one to one, and the other kinds scale from it.
     pub pods_per_namespace: usize,
     /// Helm release Secrets (100 KiB to 700 KiB each) spread over the namespaces.
     pub helm_releases: usize,
