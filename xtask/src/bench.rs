@@ -220,7 +220,7 @@ fn run_comparisons(setup: &Setup) -> Result<Vec<Comparison>> {
     Ok(comparisons)
 }
 
-/// Adds 1 MiB values until the database holds `to` of them, `from` being the current count.
+/// Adds 1 MiB values until the database contains `to` of them, `from` being the current count.
 fn grow_etcd(etcd: &EtcdServer, from: u64, to: u64) -> Result<()> {
     eprintln!("bench: loading etcd to {to} values of 1 MiB");
     let started = std::time::Instant::now();

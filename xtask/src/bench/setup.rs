@@ -1,4 +1,4 @@
-//! What every comparison needs: the runner, the binaries, the rounds and the scratch directory.
+//! Shared state of all comparisons: the runner, the binaries, the rounds and the scratch directory.
 
 use std::path::PathBuf;
 

@@ -7,7 +7,8 @@ use super::stats::{format_bytes, format_kib, format_ratio, format_seconds, ratio
 use super::tools::label;
 
 /// Peak RSS of the larger input may exceed that of the smaller one by this factor and still
-/// count as "about equal": allocator and page-cache effects move RSS by a few MiB between runs.
+/// count as "about equal". The margin is a judgment call that leaves room for allocator noise
+/// while still catching memory that grows with the input.
 pub const FLAT_MEMORY_LIMIT: f64 = 1.2;
 /// creds-resolve must finish within this many seconds (median wall time).
 pub const CREDS_LIMIT_S: f64 = 0.005;

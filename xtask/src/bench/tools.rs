@@ -33,7 +33,7 @@ impl OurTools {
     }
 }
 
-/// Where an upload goes and with which keys.
+/// Upload target: endpoint, bucket and credentials.
 #[derive(Clone, Debug)]
 pub struct S3Access {
     pub endpoint: String,
