@@ -615,3 +615,66 @@ async fn run_step(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn plan_debug_hides_secrets() {
+        let args = Args::try_parse_from([
+            "creds-resolve",
+            "--access-key-id",
+            "AKIAFLAG",
+            "--secret-access-key",
+            "flag-secret-value",
+        ])
+        .unwrap();
+        let env = EnvVars::from_pairs([
+            ("AWS_SECRET_ACCESS_KEY", "env-secret-value"),
+            ("HOME", "/home/u"),
+        ]);
+        let plan = Plan::prepare(args, env, &mut Report::new(false)).unwrap();
+        let debug = format!("{plan:?}");
+        assert!(!debug.contains("flag-secret-value"), "{debug}");
+        assert!(!debug.contains("env-secret-value"), "{debug}");
+    }
+
+    #[test]
+    fn profile_precedence() {
+        let args = Args::try_parse_from(["creds-resolve", "--profile", "flag"]).unwrap();
+        let env = EnvVars::from_pairs([("AWS_PROFILE", "env")]);
+        assert_eq!(
+            choose_profile(&args, &env).unwrap(),
+            ("flag".to_string(), ProfileOrigin::Flag)
+        );
+
+        let args = Args::try_parse_from(["creds-resolve"]).unwrap();
+        assert_eq!(
+            choose_profile(&args, &env).unwrap(),
+            ("env".to_string(), ProfileOrigin::EnvVar)
+        );
+
+        let blank = EnvVars::from_pairs([("AWS_PROFILE", " ")]);
+        assert_eq!(
+            choose_profile(&args, &blank).unwrap(),
+            ("default".to_string(), ProfileOrigin::Default)
+        );
+    }
+
+    #[test]
+    fn env_overrides_use_absolute_paths() {
+        let args = Args::try_parse_from(["creds-resolve"]).unwrap();
+        let env = EnvVars::from_pairs([("HOME", "/home/u")]);
+        let plan = Plan::prepare(args, env, &mut Report::new(false)).unwrap();
+        let overrides = plan.process_env_overrides();
+        assert!(overrides.contains(&(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            OsString::from("/home/u/.aws/credentials")
+        )));
+        assert!(overrides.contains(&("AWS_CONFIG_FILE", OsString::from("/home/u/.aws/config"))));
+        assert!(overrides.contains(&(recursion::CHAIN_VAR, OsString::from("default"))));
+        assert!(!overrides.iter().any(|(name, _)| *name == "HOME"));
+    }
+}

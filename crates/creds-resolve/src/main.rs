@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::Parser;
 use creds_resolve::env::EnvVars;
-use creds_resolve::explain::Report;
+use creds_resolve::explain::{Report, print_stderr};
 use creds_resolve::{Args, Error, Plan, exit_code, output};
 use std::io::{ErrorKind, Write};
 use std::process::ExitCode;
@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     let result = match run(&plan, &mut report) {
         Ok(result) => result,
         Err(err) => {
-            eprintln!("creds-resolve: error: {err:#}");
+            print_stderr(format_args!("creds-resolve: error: {err:#}"));
             return ExitCode::from(exit_code::SOURCE_FAILED);
         }
     };
@@ -59,7 +59,9 @@ fn main() -> ExitCode {
         // The reader went away; nothing useful can be reported to it.
         Err(err) if err.kind() == ErrorKind::BrokenPipe => ExitCode::from(exit_code::SUCCESS),
         Err(err) => {
-            eprintln!("creds-resolve: error: cannot write to stdout: {err}");
+            print_stderr(format_args!(
+                "creds-resolve: error: cannot write to stdout: {err}"
+            ));
             ExitCode::from(exit_code::SOURCE_FAILED)
         }
     }
@@ -78,7 +80,7 @@ fn run(
 }
 
 fn fail(err: &Error) -> ExitCode {
-    eprintln!("creds-resolve: error: {err}");
+    print_stderr(format_args!("creds-resolve: error: {err}"));
     ExitCode::from(err.exit_code())
 }
 

@@ -54,3 +54,18 @@ fn help_mentions_exit_codes_and_ps_warning() {
     assert!(help.contains("3 misconfiguration"), "{help}");
     assert!(help.contains("Visible to other users in `ps`"), "{help}");
 }
+
+#[test]
+fn closed_stderr_still_prints_credentials() {
+    let home = tempfile::tempdir().unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = command(home.path())
+        .arg("--explain")
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["AccessKeyId"], "AKIAPIPE");
+}
