@@ -7,8 +7,11 @@
 //! real executables directly so that the numbers belong to the tool alone.
 
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -50,12 +53,17 @@ impl Started {
     }
 }
 
-/// Waits for the process with `wait4` and returns its exit status and usage.
+/// Longest a single benchmarked process may run before it is killed: far above any expected run
+/// (a 2 GiB upload takes well under a minute here), so it only ends a hung tool.
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Waits for the process with `wait4` and returns its exit status and usage, killing it with
+/// SIGKILL and returning a `TimedOut` error once `timeout` has passed.
 ///
 /// The `Child` is consumed without calling `Child::wait`, since the process is already reaped and
 /// a second wait would fail with `ECHILD`. Pipes still open in the caller are closed first, so a
 /// process waiting for EOF on stdin can finish.
-pub fn wait_for(started: Started) -> io::Result<(ExitStatus, ProcessUsage)> {
+pub fn wait_for(started: Started, timeout: Duration) -> io::Result<(ExitStatus, ProcessUsage)> {
     let Started {
         program,
         mut child,
@@ -65,6 +73,7 @@ pub fn wait_for(started: Started) -> io::Result<(ExitStatus, ProcessUsage)> {
 
     let pid = libc::pid_t::try_from(child.id())
         .map_err(|_| io::Error::other(format!("process id {} does not fit pid_t", child.id())))?;
+    let watchdog = Watchdog::arm(pid, timeout)?;
     let mut status: libc::c_int = 0;
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -80,6 +89,15 @@ pub fn wait_for(started: Started) -> io::Result<(ExitStatus, ProcessUsage)> {
         }
     }
     let wall = spawned_at.elapsed();
+    if watchdog.disarm() {
+        return Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "{program} timed out after {} s and was killed",
+                timeout.as_secs()
+            ),
+        ));
+    }
 
     let usage = ProcessUsage {
         program,
@@ -89,6 +107,53 @@ pub fn wait_for(started: Started) -> io::Result<(ExitStatus, ProcessUsage)> {
         max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
     };
     Ok((ExitStatus::from_raw(status), usage))
+}
+
+/// Kills a process with SIGKILL unless disarmed before its deadline.
+///
+/// It signals through a pidfd, which keeps referring to the same process after it exits, so a
+/// late signal can never reach an unrelated process that reused the pid.
+struct Watchdog {
+    cancel: mpsc::Sender<()>,
+    thread: thread::JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn arm(pid: libc::pid_t, timeout: Duration) -> io::Result<Watchdog> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let raw = libc::c_int::try_from(raw).map_err(|_| io::Error::last_os_error())?;
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `raw` is a descriptor that this function just opened and nothing else owns.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(raw) };
+
+        let (cancel, cancelled) = mpsc::channel::<()>();
+        let thread = thread::spawn(move || {
+            if cancelled.recv_timeout(timeout) != Err(mpsc::RecvTimeoutError::Timeout) {
+                return false;
+            }
+            // SAFETY: `pidfd` is open; a null siginfo and zero flags are valid arguments.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    pidfd.as_raw_fd(),
+                    libc::SIGKILL,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                );
+            }
+            true
+        });
+        Ok(Watchdog { cancel, thread })
+    }
+
+    /// Stops the watchdog and returns whether it had already killed the process.
+    fn disarm(self) -> bool {
+        let _ = self.cancel.send(());
+        self.thread.join().unwrap_or(false)
+    }
 }
 
 fn timeval_seconds(value: libc::timeval) -> f64 {
@@ -110,7 +175,8 @@ mod tests {
             .stdout(Stdio::null())
             .spawn()
             .unwrap();
-        let (status, usage) = wait_for(Started::new("sh", child, Instant::now())).unwrap();
+        let (status, usage) =
+            wait_for(Started::new("sh", child, Instant::now()), RUN_TIMEOUT).unwrap();
 
         assert!(status.success());
         assert!(usage.cpu_s() > 0.0, "no CPU time accounted: {usage:?}");
@@ -119,9 +185,25 @@ mod tests {
     }
 
     #[test]
+    fn wait_for_kills_after_timeout() {
+        let child = Command::new("sleep").arg("30").spawn().unwrap();
+        let started = Instant::now();
+
+        let error = wait_for(
+            Started::new("sleep", child, started),
+            Duration::from_millis(200),
+        )
+        .unwrap_err();
+
+        assert_eq!(error.kind(), io::ErrorKind::TimedOut);
+        assert!(error.to_string().contains("sleep timed out"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
     fn wait_for_reports_failure_status() {
         let child = Command::new("sh").args(["-c", "exit 3"]).spawn().unwrap();
-        let (status, _) = wait_for(Started::new("sh", child, Instant::now())).unwrap();
+        let (status, _) = wait_for(Started::new("sh", child, Instant::now()), RUN_TIMEOUT).unwrap();
 
         assert_eq!(status.code(), Some(3));
     }

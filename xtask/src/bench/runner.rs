@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use super::command::ToolCommand;
-use super::measure::{Started, wait_for};
+use super::measure::{RUN_TIMEOUT, Started, wait_for};
 use super::results::{Run, ToolResult};
 use super::stats::{format_kib, format_seconds};
 
@@ -45,9 +45,9 @@ impl Runner {
                 .spawn()
                 .with_context(|| format!("failed to start {}", command.program.display()))?;
 
-            let (status, usage) =
-                wait_for(Started::new(&command.program_name(), child, spawned_at))
-                    .with_context(|| format!("failed to wait for {}", command.program.display()))?;
+            let started = Started::new(&command.program_name(), child, spawned_at);
+            let (status, usage) = wait_for(started, RUN_TIMEOUT)
+                .with_context(|| format!("failed to wait for {}", command.program.display()))?;
             if !status.success() {
                 bail!(
                     "{} failed with {status}{}",
@@ -93,16 +93,23 @@ impl Runner {
             }
         };
 
-        let (producer_status, producer_usage) = wait_for(Started::new(
-            &producer.program_name(),
-            producer_child,
-            spawned_at,
-        ))?;
-        let (consumer_status, consumer_usage) = wait_for(Started::new(
-            &consumer.program_name(),
-            consumer_child,
-            consumer_spawned_at,
-        ))?;
+        // Both are reaped before any error is returned, so neither is left as a zombie.
+        let producer_waited = wait_for(
+            Started::new(&producer.program_name(), producer_child, spawned_at),
+            RUN_TIMEOUT,
+        );
+        let consumer_waited = wait_for(
+            Started::new(
+                &consumer.program_name(),
+                consumer_child,
+                consumer_spawned_at,
+            ),
+            RUN_TIMEOUT,
+        );
+        let (producer_status, producer_usage) = producer_waited
+            .with_context(|| format!("failed to wait for {}", producer.program.display()))?;
+        let (consumer_status, consumer_usage) = consumer_waited
+            .with_context(|| format!("failed to wait for {}", consumer.program.display()))?;
         let wall_s = spawned_at.elapsed().as_secs_f64();
 
         // Both failures are reported, because a consumer that fails early makes the producer
