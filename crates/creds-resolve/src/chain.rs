@@ -330,6 +330,13 @@ fn from_env(plan: &Plan, report: &mut Report) -> Result<Option<ResolvedCredentia
     })?;
     match creds {
         Some(creds) => {
+            if plan.profile_origin == ProfileOrigin::EnvVar {
+                report.warn(format!(
+                    "AWS_PROFILE={} is set, but AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY take \
+                     precedence; unset them, or pass --profile {} to use the profile",
+                    plan.profile, plan.profile
+                ));
+            }
             report.step(STEP, "used AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
             Ok(Some(creds))
         }
