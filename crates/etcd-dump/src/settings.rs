@@ -148,8 +148,14 @@ impl Settings {
         );
 
         let insecure_skip_verify = args.insecure_skip_tls_verify
-            || env_nonempty("ETCDCTL_INSECURE_SKIP_TLS_VERIFY")
-                .is_some_and(|v| parse_bool(&v).unwrap_or(false));
+            || match env_nonempty("ETCDCTL_INSECURE_SKIP_TLS_VERIFY") {
+                Some(value) => parse_bool(&value).ok_or_else(|| {
+                    DumpError::Usage(format!(
+                        "ETCDCTL_INSECURE_SKIP_TLS_VERIFY: invalid value {value:?}; use true or false"
+                    ))
+                })?,
+                None => false,
+            };
 
         let endpoint_list = args
             .endpoints
@@ -633,6 +639,19 @@ mod tests {
         let settings = resolve(&[], &[("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "true")]).unwrap();
         assert_eq!(settings.endpoints, vec!["https://127.0.0.1:2379"]);
         assert!(settings.tls.unwrap().insecure_skip_verify);
+    }
+
+    #[test]
+    fn invalid_insecure_env_rejected() {
+        let error = resolve(&[], &[("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "yes")]).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("ETCDCTL_INSECURE_SKIP_TLS_VERIFY"),
+            "{error}"
+        );
+        let settings = resolve(&[], &[("ETCDCTL_INSECURE_SKIP_TLS_VERIFY", "false")]).unwrap();
+        assert!(settings.tls.is_none());
     }
 
     #[test]

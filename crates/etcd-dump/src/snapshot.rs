@@ -107,9 +107,9 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
         received,
         message,
     };
-    let output_error = |e: std::io::Error| {
-        DumpError::io(format!("cannot write snapshot to {}", output.describe()), e)
-    };
+    let destination = output.describe();
+    let output_error =
+        |e: std::io::Error| DumpError::io(format!("cannot write snapshot to {destination}"), e);
 
     let mut stream = client
         .snapshot()
@@ -177,9 +177,21 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
 
     // The trailer is released only now, so a consumer that checks it (or
     // etcdutl at restore time) rejects any output of a failed run.
-    pipe.write(&verified.trailer).await.map_err(output_error)?;
-    let file = pipe.finish().await.map_err(output_error)?;
-    output.complete(file).await?;
+    let delivered = async {
+        pipe.write(&verified.trailer).await.map_err(output_error)?;
+        let file = pipe.finish().await.map_err(output_error)?;
+        output.complete(file).await
+    }
+    .await;
+    if let Err(error) = delivered {
+        // The summary must not outlive a snapshot that never arrived.
+        if let Some(path) = &settings.summary
+            && let Err(cleanup) = summary::remove_stale(path)
+        {
+            warn!("{cleanup}");
+        }
+        return Err(error);
+    }
 
     info!(
         "snapshot of {} bytes from {} verified (sha256 {})",

@@ -638,8 +638,14 @@ fn dead_endpoint_skipped() {
 fn all_endpoints_dead_fails() {
     let home = scratch_dir();
     let dead = format!("http://127.0.0.1:{}", free_port());
+    let summary = home.path().join("summary.json");
+    std::fs::write(&summary, "{}").unwrap();
     let mut command = clean_command(tool_binary("etcd-dump"), home.path());
-    command.arg("--endpoints").arg(&dead);
+    command
+        .arg("--endpoints")
+        .arg(&dead)
+        .arg("--summary")
+        .arg(&summary);
     let output = run(command);
     let stderr = stderr_of(&output);
 
@@ -647,6 +653,28 @@ fn all_endpoints_dead_fails() {
     assert!(output.stdout.is_empty());
     assert!(stderr.contains(&dead), "{stderr}");
     assert!(stderr.contains("Connection refused"), "{stderr}");
+    assert!(!summary.exists(), "a summary from an earlier run survived");
+}
+
+#[test]
+fn terminal_stdout_rejected() {
+    let home = scratch_dir();
+    let binary = tool_binary("etcd-dump");
+    // script(1) from util-linux runs the command on a pseudo-terminal; -e returns its status.
+    let mut command = clean_command("script", home.path());
+    command
+        .arg("-qec")
+        .arg(format!(
+            "{} --endpoints http://127.0.0.1:1",
+            binary.display()
+        ))
+        .arg("/dev/null");
+    let output = run(command);
+    let text = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(output.status.code(), Some(EXIT_USAGE), "{text}");
+    assert!(text.contains("stdout is a terminal"), "{text}");
+    assert!(text.contains("--write-to-terminal"), "{text}");
 }
 
 #[test]
