@@ -9,10 +9,13 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -50,8 +53,9 @@ const ZSTD_PIPELINE: &str = r#"etcd-dump --endpoints "$ETCD_ENDPOINT" | zstd -q 
 /// have to come before `--`.
 const ZSTD_COMMAND_PIPELINE: &str = r#"s3-put --credentials <(creds-resolve --profile backup) \
     --bucket "$BUCKET" --key "$KEY" --endpoint-url "$S3_ENDPOINT_URL" ${S3_PUT_OPTIONS:-} \
-    -- bash -c 'set -o pipefail; etcd-dump --endpoints "$ETCD_ENDPOINT" |
-      if [ -n "${GATE_SCRIPT:-}" ]; then bash "$GATE_SCRIPT"; else cat; fi | zstd -q -c'"#;
+    -- bash -c 'set -o pipefail; etcd-dump --endpoints "$1" |
+      if [ -n "${GATE_SCRIPT:-}" ]; then bash "$GATE_SCRIPT"; else cat; fi | zstd -q -c' \
+      _ "$ETCD_ENDPOINT""#;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Compression {
@@ -773,7 +777,136 @@ fn s3_killed_mid_upload() {
 
     finished.assert_exit_code(5, "cleanup could not be confirmed");
     // NOTE: the harness cannot restart a killed S3 server on the same data, so whether an
-    // object or an incomplete upload remains is not checked here.
+    // object or an incomplete upload remains is not checked here. s3_outage_mid_upload
+    // checks both with a relay that drops the connections while the server keeps running.
+}
+
+/// The S3 endpoint drops every connection after the multipart upload started and refuses
+/// connections for 3 seconds. With 2 attempts per request, s3-put gives up on its parts and
+/// has to keep retrying the abort until the endpoint is back. Either way the pipeline must
+/// end in one of two states: success with an object that restores, or failure with neither
+/// an object nor an incomplete upload on the server.
+#[test]
+fn s3_outage_mid_upload() {
+    let fixture = Fixture::start(EtcdVersion::V3_5, S3Kind::SeaweedFs, SampleSize::LARGE);
+    let key = "faults/s3-outage.db";
+    let gate = Gate::new(&fixture.scratch);
+    let relay = Relay::start(&fixture.s3.endpoint);
+    let script = format!(
+        "{} --part-size 5MiB --max-attempts 2",
+        with_stage(&gate.stage(96))
+    );
+
+    let mut command = fixture.pipeline(&script, key);
+    command.env("S3_ENDPOINT_URL", relay.endpoint());
+    let mut running = spawn(command, None);
+    gate.wait_held(&mut running);
+    wait_for_upload(&fixture.s3, key);
+    relay.interrupt();
+    gate.release();
+    std::thread::sleep(Duration::from_secs(3));
+    relay.restore();
+    let finished = running.wait(PIPELINE_TIMEOUT);
+
+    if finished.status.success() {
+        assert_result_json(&finished.stdout, key);
+        fixture.assert_restores(key, Compression::None);
+    } else {
+        finished.assert_exit_code(1, "upload failed and was cleaned up");
+        fixture.assert_nothing_stored(key);
+    }
+}
+
+/// A TCP relay on a loopback port in front of an S3 server. [`Relay::interrupt`] closes every
+/// open connection and closes new ones at once until [`Relay::restore`], as if the server had
+/// crashed and come back, while the real server keeps its state for inspection.
+struct Relay {
+    port: u16,
+    state: Arc<RelayState>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    down: AtomicBool,
+    stopped: AtomicBool,
+    connections: Mutex<Vec<TcpStream>>,
+}
+
+impl Relay {
+    fn start(target_endpoint: &str) -> Relay {
+        let target = target_endpoint
+            .strip_prefix("http://")
+            .expect("S3 endpoint is plain http")
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the relay port");
+        let port = listener.local_addr().expect("relay address").port();
+        let state = Arc::new(RelayState::default());
+        let accept_state = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if accept_state.stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                if accept_state.down.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                accept_state.forward(client, server);
+            }
+        });
+        Relay { port, state }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn interrupt(&self) {
+        self.state.down.store(true, Ordering::SeqCst);
+        let connections = std::mem::take(&mut *self.state.connections.lock().expect("relay lock"));
+        for connection in connections {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.state.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl RelayState {
+    /// Copies bytes both ways between `client` and `server` and remembers both sockets so
+    /// that [`Relay::interrupt`] can close them.
+    fn forward(&self, client: TcpStream, server: TcpStream) {
+        let (Ok(client_copy), Ok(server_copy)) = (client.try_clone(), server.try_clone()) else {
+            return;
+        };
+        if let Ok(mut connections) = self.connections.lock() {
+            connections.extend(client.try_clone());
+            connections.extend(server.try_clone());
+        }
+        let copy = |mut from: TcpStream, mut to: TcpStream| {
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from, &mut to);
+                let _ = to.shutdown(Shutdown::Write);
+            });
+        };
+        copy(client, server_copy);
+        copy(server, client_copy);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.state.stopped.store(true, Ordering::SeqCst);
+        self.interrupt();
+        // Wakes the accept loop so that it sees `stopped` and closes the listener.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
 }
 
 fn wait_for_upload(s3: &S3Server, key: &str) {
