@@ -1024,6 +1024,68 @@ fn systemd_script_without_home() {
     fixture.assert_restores(&key, Compression::None);
 }
 
+/// The CronJob's script in docs/kubernetes/k3s-cronjob.yaml is valid bash and runs the
+/// pipeline with pipefail and the trailer check. Running it needs a K3s node, so this test
+/// only parses it.
+#[test]
+fn k3s_cronjob_script_parses() {
+    let manifest = fs::read_to_string(workspace_root().join("docs/kubernetes/k3s-cronjob.yaml"))
+        .expect("read k3s-cronjob.yaml");
+    let script = block_scalar_after(&manifest, "args:");
+    for expected in [
+        "set -euo pipefail",
+        "etcd-dump",
+        "s3-put",
+        "--verify etcd-snapshot",
+    ] {
+        assert!(
+            script.contains(expected),
+            "CronJob script lacks {expected:?}:\n{script}"
+        );
+    }
+
+    let mut bash = Command::new("bash");
+    bash.arg("-n");
+    let finished = run(bash, Some(script.as_bytes()));
+
+    assert!(
+        finished.status.success(),
+        "bash -n rejects the CronJob script: {}\n{script}",
+        finished.stderr_text()
+    );
+}
+
+/// Returns the YAML literal block (`- |`) that follows the line ending in `key`, with its
+/// indentation removed.
+fn block_scalar_after(yaml: &str, key: &str) -> String {
+    let mut lines = yaml
+        .lines()
+        .skip_while(|line| !line.trim_end().ends_with(key));
+    lines.next();
+    let marker = lines.next().expect("a line after the key");
+    assert!(
+        marker.trim_end().ends_with("- |"),
+        "no literal block after {key}: {marker:?}"
+    );
+    let body: Vec<&str> = lines
+        .take_while(|line| line.trim().is_empty() || indentation(line) > indentation(marker))
+        .collect();
+    let indent = body
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| indentation(line))
+        .min()
+        .unwrap_or(0);
+    body.iter()
+        .map(|line| line.get(indent..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn indentation(line: &str) -> usize {
+    line.len() - line.trim_start().len()
+}
+
 /// Finds the object that etcd-backup.sh named `<prefix><hostname>-<UTC time>.db` for a run
 /// between `started` and `ended`.
 fn find_timestamped_key(
