@@ -57,7 +57,7 @@ pub fn resolve_home_with(
 
 /// Returns the home directory of the current real user from the user database.
 pub fn home_from_user_database() -> Option<PathBuf> {
-    // SAFETY: getuid has no preconditions and cannot fail.
+    // SAFETY: getuid has no preconditions and always succeeds (POSIX).
     let uid = unsafe { libc::getuid() };
     let mut buffer_len = 1024usize;
 

@@ -195,9 +195,9 @@ fn sts_credentials(action: &str, key: &str, secret: &str, token: &str) -> Respon
     )
 }
 
-/// STS stub. `AssumeRole` returns a session token that names the signing
-/// key id and region, so a fixture can check which source credentials and region
-/// were used; a role ARN containing "denied" gets AccessDenied.
+/// STS stub. `AssumeRole` returns a session token that names the signing key id
+/// and region, so a fixture can check which source credentials and region were used.
+/// A role ARN containing "denied" gets AccessDenied.
 /// `AssumeRoleWithWebIdentity` needs the token `stub-web-identity-jwt`.
 pub fn start_sts() -> String {
     serve(Arc::new(|request: &Request| {
