@@ -578,6 +578,9 @@ async fn from_instance_metadata(
         }
     }
 
+    // NOTE: aws-config reads `ec2_metadata_service_endpoint(_mode)` from the profile
+    // named by AWS_PROFILE (else `default`), not from --profile, because a provider
+    // configuration cannot be given a profile name through the public API.
     let provider = ImdsCredentialsProvider::builder()
         .configure(provider_config)
         .build();
