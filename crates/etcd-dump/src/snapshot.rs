@@ -22,6 +22,10 @@ use crate::trailer::{TrailerError, TrailerVerifier};
 /// etcdctl's default --command-timeout.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// etcd's default --grpc-keepalive-min-time. etcd answers more frequent
+/// pings with GOAWAY, which ends a snapshot whose reader has stalled.
+const ETCD_MIN_PING_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Progress of the run, for the message of a --command-timeout.
 #[derive(Debug, Default)]
 struct Position {
@@ -82,6 +86,13 @@ async fn run_with_deadline(settings: &Settings) -> Result<Summary, DumpError> {
 }
 
 async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summary, DumpError> {
+    if settings.keepalive_time < ETCD_MIN_PING_INTERVAL {
+        warn!(
+            "--keepalive-time {:?} is below etcd's default --grpc-keepalive-min-time of 5s; \
+             etcd may close the connection while the reader of the snapshot is slow",
+            settings.keepalive_time
+        );
+    }
     if let Some(path) = &settings.summary {
         summary::remove_stale(path)?;
     }

@@ -821,3 +821,32 @@ fn etcdctl_environment_honoured() {
     assert_eq!(output.status.code(), Some(EXIT_FAILED), "{stderr}");
     assert!(stderr.contains(&dead), "{stderr}");
 }
+
+/// A reader that stops for longer than the keepalive interval (as s3-put does while it uploads a
+/// part) must not cost the snapshot: etcd closes connections that ping too often, and a
+/// blocked writer must not starve the HTTP/2 connection.
+#[test]
+fn stalled_reader_keeps_connection() {
+    let server = EtcdServer::start(EtcdVersion::V3_5, EtcdOptions::default());
+    server.put_many(&large_data()[..48]);
+    let expected = server.all_keys_and_values();
+    let home = scratch_dir();
+
+    let mut child = dump_command(&server, home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut snapshot = vec![0u8; 1024 * 1024];
+    stdout.read_exact(&mut snapshot).unwrap();
+    // Longer than the default --keepalive-time (10s) plus etcd's 5s minimum ping interval.
+    std::thread::sleep(Duration::from_secs(16));
+    stdout.read_to_end(&mut snapshot).unwrap();
+    let (status, stderr) = wait_with_stderr(child);
+
+    assert!(status.success(), "{stderr}");
+    assert!(has_valid_trailer(&snapshot));
+    assert_restores(EtcdVersion::V3_5, &snapshot, None, &expected);
+}
