@@ -23,14 +23,6 @@ pub async fn execute(
     progress: Arc<Progress>,
     interrupt: InterruptReceiver,
 ) -> Result<UploadOutcome, PutError> {
-    if args.insecure_skip_tls_verify {
-        // TODO: aws-smithy-http-client 1.5 offers no way to disable certificate
-        // checks; this needs a custom rustls connector.
-        return Err(PutError::Usage(
-            "--insecure-skip-tls-verify is not supported yet; pass the server's CA with --ca-bundle".to_owned(),
-        ));
-    }
-
     let endpoint = args
         .endpoint_url
         .as_deref()
@@ -62,6 +54,7 @@ pub async fn execute(
         endpoint,
         force_path_style: args.force_path_style,
         ca_bundle: args.ca_bundle.clone(),
+        insecure_skip_tls_verify: args.insecure_skip_tls_verify,
         max_attempts: args.max_attempts,
         credentials,
     })?;

@@ -44,7 +44,7 @@ pub struct Args {
 
     /// Accept any TLS certificate from the endpoint. Only for testing: it allows
     /// anyone on the network path to read and change the upload.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ca_bundle")]
     pub insecure_skip_tls_verify: bool,
 
     /// Credentials JSON from creds-resolve (a file or <(creds-resolve ...)), read once at start.

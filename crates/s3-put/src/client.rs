@@ -24,6 +24,8 @@ pub struct ClientSettings {
     pub endpoint: Option<Endpoint>,
     pub force_path_style: bool,
     pub ca_bundle: Option<PathBuf>,
+    /// Accept any server certificate (`--insecure-skip-tls-verify`).
+    pub insecure_skip_tls_verify: bool,
     pub max_attempts: u32,
     pub credentials: SharedCredentialsProvider,
 }
@@ -58,6 +60,9 @@ pub enum ClientError {
 
     #[error("invalid --ca-bundle {path}: {reason}")]
     BadCaBundle { path: PathBuf, reason: String },
+
+    #[error("cannot set up TLS for --insecure-skip-tls-verify: {0}")]
+    InsecureTls(String),
 }
 
 impl Endpoint {
@@ -138,6 +143,17 @@ pub fn build_client(settings: ClientSettings) -> Result<aws_sdk_s3::Client, Clie
         .read_timeout(Duration::from_secs(120))
         .build();
 
+    let http_client = if settings.insecure_skip_tls_verify {
+        tracing::warn!(
+            "--insecure-skip-tls-verify: the server certificate is not checked, so anyone on \
+             the network path can read and change this upload"
+        );
+        crate::insecure::insecure_http_client()
+            .map_err(|err| ClientError::InsecureTls(err.to_string()))?
+    } else {
+        http_client(settings.ca_bundle.as_ref())?
+    };
+
     let mut builder = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(settings.region))
@@ -147,7 +163,7 @@ pub fn build_client(settings: ClientSettings) -> Result<aws_sdk_s3::Client, Clie
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .force_path_style(path_style)
-        .http_client(http_client(settings.ca_bundle.as_ref())?);
+        .http_client(http_client);
 
     if let Some(endpoint) = settings.endpoint {
         builder = builder.endpoint_url(endpoint.url);

@@ -694,3 +694,189 @@ fn server_killed_mid_upload() {
         );
     }
 }
+
+/// A TLS terminator in Python that forwards decrypted bytes to `upstream`, so
+/// s3-put can talk HTTPS to servers that the harness starts with plain HTTP.
+const TLS_TERMINATOR: &str = r#"
+import socket, ssl, sys, threading
+cert, key, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(64)
+print(listener.getsockname()[1], flush=True)
+
+def pipe(source, target):
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+def handle(client):
+    try:
+        secure = context.wrap_socket(client, server_side=True)
+    except (ssl.SSLError, OSError):
+        client.close()
+        return
+    upstream = socket.create_connection((host, port))
+    threading.Thread(target=pipe, args=(secure, upstream), daemon=True).start()
+    pipe(upstream, secure)
+
+while True:
+    connection, _ = listener.accept()
+    threading.Thread(target=handle, args=(connection,), daemon=True).start()
+"#;
+
+struct TlsTerminator {
+    endpoint: String,
+    child: Child,
+}
+
+impl Drop for TlsTerminator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_tls_terminator(upstream: &str, dir: &Path) -> (TlsTerminator, std::path::PathBuf) {
+    // webpki rejects a self-signed CA certificate used as the server's own, so
+    // the test makes a CA and a server certificate signed by it.
+    let ca_cert = dir.join("ca.pem");
+    let ca_key = dir.join("ca-key.pem");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    let csr = dir.join("server.csr");
+    let extensions = dir.join("server.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<std::ffi::OsString>; 3] = [
+        ["req", "-x509", "-days", "1", "-subj", "/CN=s3-put test CA"]
+            .iter()
+            .chain(ec.iter())
+            .map(Into::into)
+            .chain([
+                "-keyout".into(),
+                ca_key.clone().into(),
+                "-out".into(),
+                ca_cert.clone().into(),
+            ])
+            .collect(),
+        ["req", "-subj", "/CN=127.0.0.1"]
+            .iter()
+            .chain(ec.iter())
+            .map(Into::into)
+            .chain([
+                "-keyout".into(),
+                key.clone().into(),
+                "-out".into(),
+                csr.clone().into(),
+            ])
+            .collect(),
+        ["x509", "-req", "-days", "1"]
+            .iter()
+            .map(Into::into)
+            .chain([
+                "-in".into(),
+                csr.clone().into(),
+                "-CA".into(),
+                ca_cert.clone().into(),
+                "-CAkey".into(),
+                ca_key.clone().into(),
+                "-CAcreateserial".into(),
+                "-extfile".into(),
+                extensions.clone().into(),
+                "-out".into(),
+                cert.clone().into(),
+            ])
+            .collect(),
+    ];
+    for args in steps {
+        let output = Command::new("openssl").args(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    let (host, port) = upstream
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .unwrap();
+    let mut command = Command::new("python3");
+    command
+        .args(["-c", TLS_TERMINATOR])
+        .arg(&cert)
+        .arg(&key)
+        .args([host, port])
+        .stdout(Stdio::piped());
+    let mut child = e2e_tests::spawn_guarded(command).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let endpoint = format!("https://127.0.0.1:{}", line.trim());
+    (TlsTerminator { endpoint, child }, ca_cert)
+}
+
+#[test]
+fn https_endpoint_trust_options() {
+    let data = test_data(PART + 321, 41);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let (tls, cert) = start_tls_terminator(&server.endpoint, home.path());
+
+        // The SDK retries a failed handshake like any connection error.
+        let mut command = s3_put(&server, &tls.endpoint, "tls-untrusted", home.path());
+        command.args(["--max-attempts", "2"]);
+        let output = run_with_input(command, &data);
+        assert_exit(&output, 1);
+        assert_nothing_left(&server, "tls-untrusted");
+
+        // HTTPS with a checksum signs with UNSIGNED-PAYLOAD, so this also shows
+        // the server accepts that.
+        let mut command = s3_put(&server, &tls.endpoint, "tls-ca-bundle", home.path());
+        command.arg("--ca-bundle").arg(&cert);
+        assert_stored(
+            &server,
+            "tls-ca-bundle",
+            &data,
+            &run_with_input(command, &data),
+        );
+
+        let mut command = s3_put(&server, &tls.endpoint, "tls-insecure", home.path());
+        command.arg("--insecure-skip-tls-verify");
+        let output = run_with_input(command, &data);
+        assert_stored(&server, "tls-insecure", &data, &output);
+        assert!(
+            stderr_of(&output).contains("not checked"),
+            "{}",
+            stderr_of(&output)
+        );
+    }
+}
