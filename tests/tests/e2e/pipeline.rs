@@ -83,7 +83,16 @@ struct Fixture {
 
 impl Fixture {
     fn start(version: EtcdVersion, kind: S3Kind, size: SampleSize) -> Fixture {
-        let etcd = EtcdServer::start(version, EtcdOptions::default());
+        Fixture::start_with(version, EtcdOptions::default(), kind, size)
+    }
+
+    fn start_with(
+        version: EtcdVersion,
+        options: EtcdOptions,
+        kind: S3Kind,
+        size: SampleSize,
+    ) -> Fixture {
+        let etcd = EtcdServer::start(version, options);
         let s3 = S3Server::start(kind);
         let data = sample_data::generate(size, SEED);
         etcd.put_many(&data);
@@ -153,7 +162,12 @@ impl Fixture {
 
         let path = self.scratch.join("downloaded.db");
         fs::write(&path, &snapshot).expect("write the downloaded snapshot");
-        let restored = EtcdServer::start_from_snapshot(self.etcd.version, &path);
+        // The snapshot contains etcd's users, so a restored etcd with auth needs the password.
+        let restored = EtcdServer::start_from_snapshot_with_auth(
+            self.etcd.version,
+            &path,
+            self.etcd.auth.clone(),
+        );
         assert_same_keys(&self.data, &restored.all_keys_and_values());
     }
 
@@ -538,6 +552,42 @@ round_trip_cases! {
     round_trip_3_4_s3s_fs_zstd: V3_4, S3sFs, Zstd;
     round_trip_3_5_s3s_fs_raw: V3_5, S3sFs, None;
     round_trip_3_5_s3s_fs_zstd: V3_5, S3sFs, Zstd;
+}
+
+/// etcd with client certificates and auth, as on K3s, RKE2 and kubeadm control planes:
+/// etcd-dump gets the CA, the client certificate and key, a user and a password file.
+#[test]
+fn round_trip_tls_and_auth() {
+    for version in EtcdVersion::all() {
+        let options = EtcdOptions {
+            tls: true,
+            auth: true,
+        };
+        let fixture = Fixture::start_with(version, options, S3Kind::S3sFs, SampleSize::SMALL);
+        let key = format!("tls-auth/etcd-{version}.db");
+        let tls = fixture.etcd.tls.as_ref().expect("etcd runs with TLS");
+        let (user, password) = fixture.etcd.auth.clone().expect("etcd runs with auth");
+        let password_file = fixture.scratch.join("etcd-password");
+        fs::write(&password_file, format!("{password}\n")).expect("write password file");
+        let script = quick_start::PIPELINE.replace(
+            r#"etcd-dump --endpoints "$ETCD_ENDPOINT""#,
+            r#"etcd-dump --endpoints "$ETCD_ENDPOINT" --cacert "$ETCD_CACERT" --cert "$ETCD_CERT" \
+    --key "$ETCD_KEY" --user "$ETCD_USER" --password-file "$ETCD_PASSWORD_FILE""#,
+        );
+
+        let mut command = fixture.pipeline(&script, &key);
+        command
+            .env("ETCD_CACERT", &tls.ca)
+            .env("ETCD_CERT", &tls.client_cert)
+            .env("ETCD_KEY", &tls.client_key)
+            .env("ETCD_USER", user)
+            .env("ETCD_PASSWORD_FILE", &password_file);
+        let finished = run(command, None);
+
+        finished.assert_success();
+        assert_result_json(&finished.stdout, &key);
+        fixture.assert_restores(&key, Compression::None);
+    }
 }
 
 #[test]
