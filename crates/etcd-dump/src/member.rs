@@ -175,6 +175,19 @@ fn explain_transport(error: &tonic::transport::Error, link: Link) -> String {
     }
 }
 
+/// Returns whether the error text describes a connection the server closed
+/// before replying.
+fn dropped_early(lower: &str) -> bool {
+    [
+        "connection closed",
+        "broken pipe",
+        "connection reset",
+        "connection was not ready",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
 fn hint(text: &str, link: Link) -> Option<&'static str> {
     let lower = text.to_ascii_lowercase();
     let has = |needle: &str| lower.contains(needle);
@@ -209,13 +222,14 @@ fn hint(text: &str, link: Link) -> Option<&'static str> {
         Some("nothing listens at this address; check --endpoints")
     } else if link.streaming {
         None
-    } else if link.tls && !link.client_cert && (has("connection closed") || has("broken pipe")) {
+    } else if link.tls && !link.client_cert && dropped_early(&lower) {
         Some("the server may require a client certificate; give --cert and --key")
-    } else if link.tls && (has("connection closed") || has("broken pipe")) {
+    } else if link.tls && dropped_early(&lower) {
+        // With TLS 1.3 the client finishes its handshake before the server
+        // checks the client certificate, so a rejection shows up as a
+        // connection that closes on the first request.
         Some("the server may have rejected the client certificate; check --cert and --key")
-    } else if !link.tls
-        && (has("broken pipe") || has("connection closed") || has("connection reset"))
-    {
+    } else if !link.tls && dropped_early(&lower) {
         Some("if the server uses TLS, use an https:// endpoint or give --cacert")
     } else {
         None
@@ -261,6 +275,8 @@ mod tests {
             client_cert: false,
             streaming: false,
         };
+        let not_ready = "operation was canceled: connection was not ready";
+        assert!(hint(not_ready, TLS_WITH_CERT).unwrap().contains("rejected"));
         let closed = "operation was canceled: connection closed";
         assert!(hint(closed, no_cert).unwrap().contains("--cert"));
         assert!(hint(closed, Link::default()).unwrap().contains("https://"));

@@ -36,12 +36,21 @@ struct Position {
 /// Takes one snapshot as `settings` describe and returns its summary.
 ///
 /// SIGINT and SIGTERM end the run with [`DumpError::Interrupted`]; dropping
-/// the unfinished work removes a partly written `--output` file.
+/// the unfinished work removes a partly written `--output` file. Whatever
+/// ends a run early also removes its `--summary` file, which may already
+/// have been written when the last bytes failed to arrive.
 pub async fn run(settings: &Settings) -> Result<Summary, DumpError> {
-    tokio::select! {
+    let result = tokio::select! {
         result = run_with_deadline(settings) => result,
         error = interrupted() => Err(error),
+    };
+    if result.is_err()
+        && let Some(path) = &settings.summary
+        && let Err(cleanup) = summary::remove_stale(path)
+    {
+        warn!("{cleanup}");
     }
+    result
 }
 
 /// Waits for SIGINT or SIGTERM; never completes if the handlers cannot be
@@ -164,7 +173,7 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
         source,
     };
     let verified = verifier.finish().map_err(verification_error)?;
-    // etcd 3.4 to 3.6 announce the database size without the trailer; a
+    // etcd 3.4 and 3.5 announce the database size without the trailer. A
     // server that counts the trailer too is accepted as well.
     if let Some(announced) = announced
         && announced != verified.db_size
@@ -188,21 +197,9 @@ async fn run_unbounded(settings: &Settings, position: &Position) -> Result<Summa
 
     // The trailer is released only now, so a consumer that checks it (or
     // etcdutl at restore time) rejects any output of a failed run.
-    let delivered = async {
-        pipe.write(&verified.trailer).await.map_err(output_error)?;
-        let file = pipe.finish().await.map_err(output_error)?;
-        output.complete(file).await
-    }
-    .await;
-    if let Err(error) = delivered {
-        // The summary must not outlive a snapshot that never arrived.
-        if let Some(path) = &settings.summary
-            && let Err(cleanup) = summary::remove_stale(path)
-        {
-            warn!("{cleanup}");
-        }
-        return Err(error);
-    }
+    pipe.write(&verified.trailer).await.map_err(output_error)?;
+    let file = pipe.finish().await.map_err(output_error)?;
+    output.complete(file).await?;
 
     info!(
         "snapshot of {} bytes from {} verified (sha256 {})",

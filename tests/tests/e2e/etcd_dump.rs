@@ -684,7 +684,11 @@ fn closed_stdout_exits_quietly() {
         server.put_many(&large_data()[..16]);
         let home = scratch_dir();
 
+        let summary = home.path().join("summary.json");
+
         let mut child = dump_command(&server, home.path())
+            .arg("--summary")
+            .arg(&summary)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -702,6 +706,10 @@ fn closed_stdout_exits_quietly() {
             "etcd {version}: {stderr}"
         );
         assert!(!stderr.contains("ERROR"), "etcd {version}: {stderr}");
+        assert!(
+            !summary.exists(),
+            "etcd {version}: summary of an undelivered snapshot"
+        );
     }
 }
 
@@ -713,6 +721,7 @@ fn sigterm_removes_partial_output() {
         let home = scratch_dir();
         let file = home.path().join("snapshot.db");
         let part = home.path().join("snapshot.db.part");
+        let summary = home.path().join("summary.json");
 
         let mut caught_mid_transfer = false;
         for attempt in 1..=MID_TRANSFER_ATTEMPTS {
@@ -720,6 +729,8 @@ fn sigterm_removes_partial_output() {
             let mut child = dump_command(&server, home.path())
                 .arg("--output")
                 .arg(&file)
+                .arg("--summary")
+                .arg(&summary)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -744,6 +755,7 @@ fn sigterm_removes_partial_output() {
             assert!(stderr.contains("SIGTERM"), "etcd {version}: {stderr}");
             assert!(!part.exists(), "etcd {version}: .part file left behind");
             assert!(!file.exists(), "etcd {version}: snapshot file created");
+            assert!(!summary.exists(), "etcd {version}: summary written");
             caught_mid_transfer = true;
             break;
         }
