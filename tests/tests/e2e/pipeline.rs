@@ -524,6 +524,12 @@ fn round_trip(version: EtcdVersion, kind: S3Kind, compression: Compression, size
     finished.assert_success();
     let result = assert_result_json(&finished.stdout, &key);
     assert_eq!(result["multipart"], false, "s3-put result: {result}");
+    let object = fixture.s3.get_object(&key).expect("object exists");
+    assert_eq!(
+        result["sha256"].as_str(),
+        Some(hex::encode(Sha256::digest(&object)).as_str()),
+        "s3-put's sha256 differs from the stored object's"
+    );
     fixture.assert_restores(&key, compression);
 }
 
