@@ -71,9 +71,9 @@ pub async fn abort_upload(
 /// Returns whether the upload is gone: ListParts reports it unknown, or it has no
 /// parts and ListMultipartUploads does not list it.
 ///
-/// Some servers answer ListParts for any upload id with an empty list (s3s-fs
-/// 0.14), and some do not implement ListMultipartUploads at all (s3s-fs); an
-/// empty ListParts is accepted as proof only when the listing is unavailable.
+/// s3s-fs 0.14 returns an empty ListParts result for any upload id and does not
+/// implement ListMultipartUploads. So an empty ListParts counts as proof only
+/// when the server cannot list uploads.
 async fn upload_gone(
     client: &aws_sdk_s3::Client,
     target: Target<'_>,

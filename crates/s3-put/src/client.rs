@@ -122,8 +122,8 @@ pub fn resolve_region(
 
 /// Builds the S3 client.
 ///
-/// Checksum behaviour is fixed in code (`WhenRequired` both ways) because s3-put
-/// computes and sends its checksums itself; otherwise the
+/// Checksum behaviour is fixed in code (`WhenRequired` both ways), because s3-put
+/// computes and sends its checksums itself. Left to the environment, the
 /// AWS_REQUEST_CHECKSUM_CALCULATION variable could make the SDK add a second one.
 pub fn build_client(settings: ClientSettings) -> Result<aws_sdk_s3::Client, ClientError> {
     let path_style = settings.force_path_style

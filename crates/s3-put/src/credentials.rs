@@ -1,7 +1,7 @@
 //! Credential sources: creds-resolve JSON, a credential process, or AWS_* variables.
 //!
 //! s3-put never uses the AWS default chain, so it never reads profile files or
-//! asks an instance metadata service. `creds-resolve` walks that chain in the
+//! queries an instance metadata service. `creds-resolve` walks that chain in the
 //! order K3s uses and prints the JSON this module reads.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 const PROVIDER_NAME: &str = "s3-put";
 
-/// Where credentials come from, as chosen on the command line.
+/// Credential source chosen on the command line.
 #[derive(Clone, Debug)]
 pub enum CredentialSource {
     /// A file (or `/dev/fd/N`) with credential_process JSON, read once.
@@ -172,10 +172,10 @@ pub fn credentials_from_env(
 
 /// Builds the credentials provider for `source`.
 ///
-/// A file and the environment give fixed credentials. A process is run by
-/// aws-config's `CredentialProcessProvider` (through `sh -c`); the SDK's identity
-/// cache runs it again shortly before the `Expiration` it printed, so uploads
-/// that outlive one set of credentials keep going.
+/// A file and the environment give fixed credentials. A process is run through
+/// `sh -c` by aws-config's `CredentialProcessProvider`. The SDK's identity cache
+/// runs it again shortly before the `Expiration` it printed, so uploads that
+/// outlive one set of credentials keep going.
 pub fn provider(source: &CredentialSource) -> Result<SharedCredentialsProvider, CredentialsError> {
     match source {
         CredentialSource::File(path) => {

@@ -33,7 +33,7 @@ impl std::fmt::Display for Interrupt {
     }
 }
 
-/// Why an upload did not store an object.
+/// Failure that stopped an upload before it stored an object.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError {
     #[error(transparent)]

@@ -173,7 +173,7 @@ async fn reject_existing(client: &aws_sdk_s3::Client, job: &UploadJob) -> Result
                     .to_owned(),
         })),
         Err(err) => {
-            // 404 is the expected answer. Anything else (such as 403 without
+            // 404 is the expected status. Anything else (such as 403 without
             // s3:GetObject) leaves the decision to the conditional write.
             let err = S3Error::from_sdk("HeadObject", job.target(), err);
             if err.status != Some(404) {
@@ -756,7 +756,8 @@ impl DigestThread {
     }
 
     fn send(&self, data: Bytes, permit: Option<Arc<OwnedSemaphorePermit>>) {
-        // A send fails only when the thread is gone; finish() reports that.
+        // A send fails only when the hashing thread has panicked, and finish()
+        // then returns that failure.
         let _ = self.sender.send((data, permit));
     }
 

@@ -36,7 +36,7 @@ fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// A command running s3-put against `endpoint` with the server's credentials.
+/// Builds an s3-put command for `endpoint` with the server's credentials.
 fn s3_put(server: &S3Server, endpoint: &str, key: &str, home: &Path) -> Command {
     let mut command = clean_command(tool_binary("s3-put"), home);
     command.envs(server.env());
@@ -303,7 +303,7 @@ fn expected_size_mismatch_aborts() {
     }
 }
 
-/// A stand-in for a raw etcd snapshot: whole 4 KiB pages plus the SHA-256 of them.
+/// Builds a stand-in for a raw etcd snapshot: whole 4 KiB pages plus their SHA-256.
 fn fake_snapshot(pages: usize) -> Vec<u8> {
     let mut data = test_data(pages * 4096, pages as u64);
     let digest = Sha256::digest(&data);
@@ -683,8 +683,8 @@ fn server_killed_mid_upload() {
         drop(stdin);
         let output = child.wait_with_output().unwrap();
 
-        // The abort cannot reach a dead server, so s3-put must say so and print
-        // the command that removes the upload later.
+        // The abort cannot reach a dead server, so s3-put must report that and
+        // print the command that removes the upload later.
         assert_exit(&output, 5);
         let stderr = stderr_of(&output);
         assert!(stderr.contains("abort-multipart-upload"), "{stderr}");

@@ -14,11 +14,11 @@ use std::thread;
 /// Failures still to inject; each counter is decremented per injected failure.
 #[derive(Debug, Default)]
 pub struct Faults {
-    /// UploadPart requests to answer with 500 InternalError.
+    /// UploadPart requests that get a 500 InternalError response.
     pub upload_part_500: AtomicU32,
     /// UploadPart requests whose connection is closed halfway through the body.
     pub upload_part_drop: AtomicU32,
-    /// CompleteMultipartUpload requests to answer with 200 and an <Error> body.
+    /// CompleteMultipartUpload requests that get a 200 response with an <Error> body.
     pub complete_200_error: AtomicU32,
     /// UploadPart requests seen, injected or not.
     pub upload_parts_seen: AtomicU32,
@@ -74,7 +74,7 @@ impl FaultProxy {
 impl Drop for FaultProxy {
     fn drop(&mut self) {
         self.stopped.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
+        // Wake the accept loop so it checks the flag.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }
