@@ -105,7 +105,7 @@ impl Fixture {
         };
         let aws_dir = fixture.home().join(".aws");
         fs::create_dir_all(&aws_dir).expect("create HOME/.aws");
-        fixture.write_credentials(&aws_dir.join("credentials"), &fixture.s3.secret_key.clone());
+        fixture.write_credentials(&aws_dir.join("credentials"), &fixture.s3.secret_key);
         fixture
     }
 
@@ -650,7 +650,7 @@ fn credentials_profile_file_without_home() {
     let fixture = Fixture::start(EtcdVersion::V3_5, S3Kind::SeaweedFs, SampleSize::SMALL);
     let key = "credentials/profile-without-home.db";
     let credentials = fixture.scratch.join("backup-credentials");
-    fixture.write_credentials(&credentials, &fixture.s3.secret_key.clone());
+    fixture.write_credentials(&credentials, &fixture.s3.secret_key);
     // An empty config file keeps creds-resolve away from the real /root/.aws/config, which it
     // would otherwise find through the user database.
     let config = fixture.scratch.join("empty-config");
