@@ -22,7 +22,7 @@ use crate::trailer::{TrailerError, TrailerVerifier};
 /// etcdctl's default --command-timeout.
 const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// etcd's default --grpc-keepalive-min-time. etcd answers more frequent
+/// etcd's default --grpc-keepalive-min-time. etcd replies to more frequent
 /// pings with GOAWAY, which ends a snapshot whose reader has stalled.
 const ETCD_MIN_PING_INTERVAL: Duration = Duration::from_secs(5);
 
