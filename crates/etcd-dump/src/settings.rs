@@ -321,14 +321,12 @@ fn read_pem(file: &Sourced, what: &str) -> Result<Vec<u8>, DumpError> {
                 file.origin
             ))),
         },
-        Err(source) => Err(DumpError::Io {
-            context: format!(
-                "cannot read {what} {} (from {})",
-                file.path.display(),
-                file.origin
-            ),
-            source,
-        }),
+        // Usually a permission problem: a setup error like a missing file.
+        Err(source) => Err(DumpError::Usage(format!(
+            "cannot read {what} {} (from {}): {source}",
+            file.path.display(),
+            file.origin
+        ))),
     }
 }
 
@@ -525,6 +523,14 @@ mod tests {
         .unwrap();
         assert_eq!(settings.endpoints, vec!["https://127.0.0.1:2379"]);
         assert!(settings.tls.unwrap().identity_pem.is_some());
+    }
+
+    #[test]
+    fn unreadable_cert_is_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = resolve(&["--cacert", dir.path().to_str().unwrap()], &[]).unwrap_err();
+        assert!(error.to_string().contains("--cacert"), "{error}");
+        assert_eq!(error.exit_code(), crate::error::EXIT_USAGE);
     }
 
     #[test]
