@@ -145,6 +145,8 @@ pub async fn run(
 
     // Complete is not interrupted: once sent, the server may assemble the object
     // anyway, and an abort afterwards could not remove it.
+    // TODO: when a Complete response is lost and the SDK's retry gets NoSuchUpload,
+    // the object may exist; check it with HeadObject and the checksum before failing.
     match complete_upload(&context, &parts, &summary).await {
         Ok(outcome) => Ok(finish_outcome(outcome, &summary, &job, started)),
         Err(err) => Err(abort_upload(client, job.target(), &upload_id, err).await),
