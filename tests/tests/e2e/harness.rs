@@ -202,3 +202,93 @@ fn servers_die_with_their_process() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Checks that `incomplete_uploads` lists an open upload, and neither an aborted nor a
+/// completed one, on every S3 server kind.
+#[test]
+fn incomplete_uploads_track_multipart_state() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let client = server.client();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let create = |key: &'static str| {
+            runtime
+                .block_on(
+                    client
+                        .create_multipart_upload()
+                        .bucket(&server.bucket)
+                        .key(key)
+                        .send(),
+                )
+                .unwrap()
+                .upload_id()
+                .unwrap()
+                .to_string()
+        };
+
+        let open = create("uploads/open");
+        let aborted = create("uploads/aborted");
+        let completed = create("uploads/completed");
+        assert_eq!(
+            server.incomplete_uploads("uploads/open"),
+            vec![open.clone()],
+            "{kind}"
+        );
+        assert_eq!(server.incomplete_uploads("uploads/").len(), 3, "{kind}");
+
+        runtime
+            .block_on(
+                client
+                    .abort_multipart_upload()
+                    .bucket(&server.bucket)
+                    .key("uploads/aborted")
+                    .upload_id(&aborted)
+                    .send(),
+            )
+            .unwrap();
+        let part = runtime
+            .block_on(
+                client
+                    .upload_part()
+                    .bucket(&server.bucket)
+                    .key("uploads/completed")
+                    .upload_id(&completed)
+                    .part_number(1)
+                    .body(b"only part".to_vec().into())
+                    .send(),
+            )
+            .unwrap();
+        let parts = CompletedMultipartUpload::builder()
+            .parts(
+                CompletedPart::builder()
+                    .part_number(1)
+                    .set_e_tag(part.e_tag().map(str::to_string))
+                    .build(),
+            )
+            .build();
+        runtime
+            .block_on(
+                client
+                    .complete_multipart_upload()
+                    .bucket(&server.bucket)
+                    .key("uploads/completed")
+                    .upload_id(&completed)
+                    .multipart_upload(parts)
+                    .send(),
+            )
+            .unwrap();
+
+        assert_eq!(server.incomplete_uploads("uploads/"), vec![open], "{kind}");
+        assert_eq!(
+            server.get_object("uploads/completed"),
+            Some(b"only part".to_vec()),
+            "{kind}"
+        );
+        assert!(!server.object_exists("uploads/aborted"), "{kind}");
+    }
+}
