@@ -73,19 +73,29 @@ pub fn run_checked(mut command: Command) -> anyhow::Result<()> {
 }
 
 /// Waits for a child started with `e2e_tests::spawn_guarded` (its own process group), killing
-/// the group when xtask receives a termination signal.
-pub fn wait_guarded(mut child: std::process::Child, description: &str) -> anyhow::Result<()> {
+/// the group when xtask receives a termination signal or `timeout` passes.
+pub fn wait_guarded(
+    mut child: std::process::Child,
+    description: &str,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
     loop {
         if let Some(status) = child.try_wait().context("cannot wait for child")? {
             return check_status(description, status);
         }
-        if let Some(signal) = signals::received() {
+        let stop_reason = match signals::received() {
+            Some(signal) => Some(format!("interrupted by signal {signal}")),
+            None if Instant::now() >= deadline => Some(format!("timed out after {timeout:?}")),
+            None => None,
+        };
+        if let Some(reason) = stop_reason {
             // SAFETY: plain syscall on our own child's process group.
             unsafe {
                 libc::killpg(child.id() as libc::pid_t, libc::SIGKILL);
             }
             let _ = child.wait();
-            bail!("interrupted by signal {signal}; stopped {description}");
+            bail!("{reason}; killed {description}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }

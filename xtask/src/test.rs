@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use e2e_tests::{RUN_ID_ENV, target_dir, workspace_root};
@@ -13,6 +14,11 @@ use crate::signals;
 /// Default parallelism of the e2e binary. The servers mostly wait on I/O, so this exceeds the
 /// two cores CI has; override with E2E_TEST_THREADS.
 const DEFAULT_TEST_THREADS: &str = "4";
+
+/// Default limit for the whole e2e suite, so a hung test fails the run instead of using up a CI
+/// job's time. The suite took about two minutes on a two-core machine; override with
+/// E2E_SUITE_TIMEOUT_SECS.
+const DEFAULT_SUITE_TIMEOUT_SECS: u64 = 30 * 60;
 
 struct Options {
     e2e_only: bool,
@@ -197,5 +203,15 @@ fn run_suite(binary: &Path, test_args: &[String], run_id: &str) -> anyhow::Resul
     eprintln!("xtask: $ {description}");
     let child =
         e2e_tests::spawn_guarded(command).with_context(|| format!("cannot start {description}"))?;
-    wait_guarded(child, "the e2e suite")
+    wait_guarded(child, "the e2e suite", suite_timeout()?)
+}
+
+fn suite_timeout() -> anyhow::Result<Duration> {
+    let seconds = match std::env::var("E2E_SUITE_TIMEOUT_SECS") {
+        Ok(text) => text.parse::<u64>().with_context(|| {
+            format!("invalid E2E_SUITE_TIMEOUT_SECS {text:?}: expected a number of seconds")
+        })?,
+        Err(_) => DEFAULT_SUITE_TIMEOUT_SECS,
+    };
+    Ok(Duration::from_secs(seconds))
 }

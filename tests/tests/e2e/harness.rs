@@ -1,5 +1,5 @@
-//! Self-tests of the harness: TLS, snapshot restore, the clean environment, and that servers
-//! never outlive the process that started them.
+//! Self-tests of the harness: TLS, snapshot restore, the clean environment, multipart upload
+//! listing, and that servers never outlive the process that started them.
 
 use std::path::Path;
 use std::process::Command;
