@@ -11,8 +11,8 @@ use crate::s3_error::{S3Error, Target};
 
 const ATTEMPTS: u32 = 5;
 
-/// Aborts `upload_id` and confirms it is gone; returns `cause`, wrapped in
-/// [`PutError::CleanupFailed`] when the removal could not be confirmed.
+/// Aborts `upload_id` and confirms it is gone. Returns `cause`, or `cause`
+/// wrapped in [`PutError::CleanupFailed`] when the removal could not be confirmed.
 pub async fn abort_upload(
     client: &aws_sdk_s3::Client,
     target: Target<'_>,
@@ -34,12 +34,14 @@ pub async fn abort_upload(
             .upload_id(upload_id)
             .send()
             .await;
+        // A failed abort is still followed by the check, because s3s-fs rejects an
+        // abort of an upload that is already gone with AccessDenied, not NoSuchUpload.
+        let mut abort_problem = None;
         if let Err(err) = abort {
             let err = S3Error::from_sdk("AbortMultipartUpload", target, err);
             if !err.is_no_such_upload() {
                 tracing::warn!(upload_id, attempt, error = %err, "abort failed");
-                last_problem = err.to_string();
-                continue;
+                abort_problem = Some(err.to_string());
             }
         }
 
@@ -54,7 +56,7 @@ pub async fn abort_upload(
             }
             Err(err) => {
                 tracing::warn!(upload_id, attempt, error = %err, "cannot confirm the abort");
-                last_problem = err.to_string();
+                last_problem = abort_problem.unwrap_or_else(|| err.to_string());
             }
         }
     }

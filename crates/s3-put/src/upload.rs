@@ -145,12 +145,87 @@ pub async fn run(
 
     // Complete is not interrupted: once sent, the server may assemble the object
     // anyway, and an abort afterwards could not remove it.
-    // TODO: when a Complete response is lost and the SDK's retry gets NoSuchUpload,
-    // the object may exist; check it with HeadObject and the checksum before failing.
     match complete_upload(&context, &parts, &summary).await {
         Ok(outcome) => Ok(finish_outcome(outcome, &summary, &job, started)),
-        Err(err) => Err(abort_upload(client, job.target(), &upload_id, err).await),
+        Err(err) => {
+            if let Some(outcome) = recover_completed(client, &job, &parts, &summary, &err).await {
+                let _ = abort_upload(client, job.target(), &upload_id, err).await;
+                return Ok(finish_outcome(outcome, &summary, &job, started));
+            }
+            Err(abort_upload(client, job.target(), &upload_id, err).await)
+        }
     }
+}
+
+/// Checks whether a Complete that failed on the client side took effect anyway.
+///
+/// When the response to CompleteMultipartUpload is lost, the SDK's retry finds
+/// the upload gone (`NoSuchUpload`, or `AccessDenied` on some servers) although
+/// the object was stored. The upload counts as done only if HeadObject reports
+/// the size and the full checksum that were sent, so the object at the key has
+/// exactly this content. Servers that report no checksum on HeadObject get no
+/// recovery, and neither does a rejected `--if-none-match`.
+async fn recover_completed(
+    client: &aws_sdk_s3::Client,
+    job: &UploadJob,
+    parts: &[UploadedPart],
+    summary: &StreamSummary,
+    err: &PutError,
+) -> Option<UploadOutcome> {
+    let PutError::S3(s3_error) = err else {
+        return None;
+    };
+    if matches!(
+        s3_error.code.as_deref(),
+        Some("PreconditionFailed" | "ConditionalRequestConflict")
+    ) {
+        return None;
+    }
+    let part_checksums: Vec<PartChecksum> = parts
+        .iter()
+        .filter_map(|part| part.checksum.clone())
+        .collect();
+    let expected = job.checksum.object_checksum(&part_checksums)?;
+
+    let head = client
+        .head_object()
+        .bucket(&job.bucket)
+        .key(&job.key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .ok()?;
+    if head.content_length() != Some(summary.len as i64) {
+        return None;
+    }
+    let reported = reported_checksum(
+        job.checksum,
+        head.checksum_crc32_c(),
+        head.checksum_crc64_nvme(),
+        head.checksum_sha256(),
+    )?;
+    if !checksums_match(&reported, &expected.value) {
+        return None;
+    }
+
+    tracing::warn!(
+        error = %err,
+        "CompleteMultipartUpload failed, but the object at the key has the size and checksum \
+         that were sent; the upload is complete"
+    );
+    Some(UploadOutcome {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        size: summary.len,
+        sha256: String::new(),
+        etag: head.e_tag().unwrap_or_default().to_owned(),
+        version_id: head.version_id().map(str::to_owned),
+        checksum: Some(expected),
+        multipart: true,
+        parts: parts.len() as u32,
+        part_size: 0,
+        duration_seconds: 0.0,
+    })
 }
 
 /// Fails early when an object already exists and `--if-none-match` is set, so a

@@ -20,6 +20,9 @@ pub struct Faults {
     pub upload_part_drop: AtomicU32,
     /// CompleteMultipartUpload requests that get a 200 response with an <Error> body.
     pub complete_200_error: AtomicU32,
+    /// CompleteMultipartUpload requests forwarded to the server whose response is
+    /// then dropped, as when a connection breaks after the server completed.
+    pub complete_drop_response: AtomicU32,
     /// UploadPart requests seen, injected or not.
     pub upload_parts_seen: AtomicU32,
     /// CompleteMultipartUpload requests seen, injected or not.
@@ -84,6 +87,7 @@ enum Action {
     Fail500,
     DropMidBody,
     Complete200Error,
+    ForwardDropResponse,
 }
 
 fn take_one(counter: &AtomicU32) -> bool {
@@ -109,6 +113,9 @@ fn choose(method: &str, target: &str, faults: &Faults) -> Action {
         faults.completes_seen.fetch_add(1, Ordering::SeqCst);
         if take_one(&faults.complete_200_error) {
             return Action::Complete200Error;
+        }
+        if take_one(&faults.complete_drop_response) {
+            return Action::ForwardDropResponse;
         }
     }
     Action::Forward
@@ -180,6 +187,16 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
             )
         }
         Action::Forward => forward(&mut reader, &mut client, upstream, &head, content_length),
+        Action::ForwardDropResponse => {
+            forward(
+                &mut reader,
+                &mut std::io::sink(),
+                upstream,
+                &head,
+                content_length,
+            )?;
+            client.shutdown(Shutdown::Both)
+        }
     }
 }
 
@@ -194,7 +211,7 @@ fn respond(client: &mut TcpStream, status: &str, body: &str) -> std::io::Result<
 
 fn forward(
     reader: &mut BufReader<TcpStream>,
-    client: &mut TcpStream,
+    client: &mut dyn Write,
     upstream: &str,
     head: &[u8],
     content_length: usize,
