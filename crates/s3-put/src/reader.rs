@@ -71,15 +71,19 @@ impl PartReader {
         result
     }
 
+    /// Takes one returned buffer and drops the others, so idle buffers never
+    /// add to the memory held by parts in flight.
     fn reusable_buffer(&self, size: usize) -> BytesMut {
+        let mut reusable = None;
         while let Ok(bytes) = self.returned.try_recv() {
-            if let Ok(buffer) = bytes.try_into_mut()
+            if reusable.is_none()
+                && let Ok(buffer) = bytes.try_into_mut()
                 && buffer.capacity() >= size
             {
-                return buffer;
+                reusable = Some(buffer);
             }
         }
-        BytesMut::with_capacity(size)
+        reusable.unwrap_or_else(|| BytesMut::with_capacity(size))
     }
 }
 
