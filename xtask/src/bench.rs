@@ -109,6 +109,7 @@ pub fn run(args: &[String]) -> Result<()> {
     } else {
         target.join("bench")
     };
+    let launcher = target.join("release/bench-exec");
     let home = work.join("home");
     if home.exists() {
         fs::remove_dir_all(&home).with_context(|| format!("failed to clear {}", home.display()))?;
@@ -119,7 +120,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let setup = Setup {
         rounds: options.rounds,
         sizes: sizes.clone(),
-        runner: Runner::new(&home, &work.join("logs"))?,
+        runner: Runner::new(&home, &work.join("logs"), Some(&launcher))?,
         ours: OurTools::in_dir(&target.join("release")),
         peers,
         etcdctl: manifest.etcd_3_5.etcdctl.clone(),

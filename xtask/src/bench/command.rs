@@ -65,8 +65,23 @@ impl ToolCommand {
     /// Builds the `Command` with the harness's clean environment: no `AWS_*`, `ETCDCTL_*` or
     /// `RCLONE_*` from the caller, `HOME` set to `home`, IMDS disabled. Stdin and stdout are the
     /// configured files or /dev/null; stderr goes to `stderr_log` so a failure can be shown.
-    pub fn to_command(&self, home: &Path, stderr_log: &Path) -> Result<Command> {
-        let mut command = e2e_tests::clean_command(&self.program, home);
+    ///
+    /// With `launcher` = `(bench-exec, report)`, the command runs the launcher, which starts the
+    /// program and writes its usage to the report file.
+    pub fn to_command(
+        &self,
+        home: &Path,
+        stderr_log: &Path,
+        launcher: Option<(&Path, &Path)>,
+    ) -> Result<Command> {
+        let mut command = match launcher {
+            Some((launcher, report)) => {
+                let mut command = e2e_tests::clean_command(launcher, home);
+                command.arg(report).arg(&self.program);
+                command
+            }
+            None => e2e_tests::clean_command(&self.program, home),
+        };
         for (name, _) in std::env::vars_os() {
             if name.to_string_lossy().starts_with("RCLONE_") {
                 command.env_remove(&name);

@@ -22,7 +22,7 @@ const BOTOCORE_SCRIPT: &str = "import botocore.session; \
      c = botocore.session.Session(profile='bench').get_credentials().get_frozen_credentials(); \
      print(c.access_key)";
 
-/// Runs creds-resolve, the botocore one-liner and a bare `python -c pass` alternately,
+/// Runs creds-resolve, the botocore one-liner, a bare `python -c pass` and `true` alternately,
 /// `setup.sizes.creds_runs` times each.
 pub fn creds_comparison(setup: &Setup) -> Result<Comparison> {
     let dir = setup.work.join("creds");
@@ -65,6 +65,9 @@ pub fn creds_comparison(setup: &Setup) -> Result<Comparison> {
         &["-c", BOTOCORE_SCRIPT],
     ));
     let python = ToolCommand::new(&setup.peers.python, &["-c", "pass"]);
+    // A process that does nothing shows the floor of the measurement itself: the cost of
+    // spawning through the launcher and the peak RSS of a minimal program.
+    let empty = ToolCommand::new("true", &[]);
     let substitutions = setup.substitutions(&[]);
 
     let contenders = vec![
@@ -82,6 +85,11 @@ pub fn creds_comparison(setup: &Setup) -> Result<Comparison> {
             label::PYTHON_STARTUP,
             python.display(&substitutions),
             |_: &()| setup.runner.run_single(&python),
+        ),
+        Contender::new(
+            label::EMPTY_PROCESS,
+            empty.display(&substitutions),
+            |_: &()| setup.runner.run_single(&empty),
         ),
     ];
     let results = alternate(

@@ -6,9 +6,11 @@
 //! report the sum of both CPU times and the larger of both peak RSS values. The bench runs the
 //! real executables directly so that the numbers belong to the tool alone.
 
+use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
+use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::sync::mpsc;
 use std::thread;
@@ -156,6 +158,38 @@ impl Watchdog {
     }
 }
 
+/// Reads the line bench-exec writes: wall nanoseconds, user and system microseconds, `ru_maxrss`
+/// in KiB and the raw wait status.
+pub fn read_report(path: &Path, program: &str) -> io::Result<(ExitStatus, ProcessUsage)> {
+    let text = fs::read_to_string(path)?;
+    parse_report(&text, program).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("invalid bench-exec report {}: {text:?}", path.display()),
+        )
+    })
+}
+
+fn parse_report(text: &str, program: &str) -> Option<(ExitStatus, ProcessUsage)> {
+    let fields: Vec<i64> = text
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()
+        .ok()?;
+    let [wall_ns, user_us, system_us, max_rss_kib, status] = fields[..] else {
+        return None;
+    };
+    let usage = ProcessUsage {
+        program: program.to_string(),
+        wall_s: wall_ns as f64 / 1e9,
+        user_s: user_us as f64 / 1e6,
+        system_s: system_us as f64 / 1e6,
+        max_rss_kib: u64::try_from(max_rss_kib).ok()?,
+    };
+    let status = ExitStatus::from_raw(libc::c_int::try_from(status).ok()?);
+    Some((status, usage))
+}
+
 fn timeval_seconds(value: libc::timeval) -> f64 {
     let whole = Duration::from_secs(u64::try_from(value.tv_sec).unwrap_or(0));
     let micros = Duration::from_micros(u64::try_from(value.tv_usec).unwrap_or(0));
@@ -182,6 +216,26 @@ mod tests {
         assert!(usage.cpu_s() > 0.0, "no CPU time accounted: {usage:?}");
         assert!(usage.max_rss_kib > 0, "no peak RSS accounted: {usage:?}");
         assert!(usage.wall_s >= usage.user_s * 0.5);
+    }
+
+    #[test]
+    fn report_line_parsed() {
+        let (status, usage) = parse_report("1500000000 250000 125000 2048 256\n", "tool").unwrap();
+
+        assert_eq!(status.code(), Some(1));
+        assert_eq!(usage.wall_s, 1.5);
+        assert_eq!(usage.user_s, 0.25);
+        assert_eq!(usage.system_s, 0.125);
+        assert_eq!(usage.max_rss_kib, 2048);
+        assert_eq!(usage.program, "tool");
+    }
+
+    #[test]
+    fn report_line_rejects_garbage() {
+        assert!(parse_report("", "tool").is_none());
+        assert!(parse_report("1 2 3 4", "tool").is_none());
+        assert!(parse_report("1 2 x 4 0", "tool").is_none());
+        assert!(parse_report("1 2 3 -4 0", "tool").is_none());
     }
 
     #[test]

@@ -2,13 +2,13 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{self, ExitStatus, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 
 use super::command::ToolCommand;
-use super::measure::{RUN_TIMEOUT, Started, wait_for};
+use super::measure::{ProcessUsage, RUN_TIMEOUT, Started, read_report, wait_for};
 use super::results::{Run, ToolResult};
 use super::stats::{format_kib, format_seconds};
 
@@ -17,16 +17,61 @@ use super::stats::{format_kib, format_seconds};
 pub struct Runner {
     pub home: PathBuf,
     pub log_dir: PathBuf,
+    /// bench-exec, which starts each command from a small process so that its peak RSS does
+    /// not include xtask's. Without it, commands are spawned directly.
+    pub launcher: Option<PathBuf>,
 }
 
 impl Runner {
-    pub fn new(home: &Path, log_dir: &Path) -> Result<Runner> {
+    pub fn new(home: &Path, log_dir: &Path, launcher: Option<&Path>) -> Result<Runner> {
         fs::create_dir_all(log_dir)
             .with_context(|| format!("failed to create {}", log_dir.display()))?;
         Ok(Runner {
             home: home.to_path_buf(),
             log_dir: log_dir.to_path_buf(),
+            launcher: launcher.map(Path::to_path_buf),
         })
+    }
+
+    /// Builds the command, through the launcher when there is one.
+    fn prepare(&self, command: &ToolCommand, slot: usize) -> Result<process::Command> {
+        let log = self.log_path(command, slot);
+        match &self.launcher {
+            Some(launcher) => {
+                let report = self.report_path(command, slot);
+                let _ = fs::remove_file(&report);
+                command.to_command(&self.home, &log, Some((launcher, &report)))
+            }
+            None => command.to_command(&self.home, &log, None),
+        }
+    }
+
+    /// Waits for a process started from `prepare` and returns the status and usage of the tool
+    /// itself, read from the launcher's report when there is a launcher.
+    fn reap(
+        &self,
+        command: &ToolCommand,
+        slot: usize,
+        child: process::Child,
+        spawned_at: Instant,
+    ) -> Result<(ExitStatus, ProcessUsage)> {
+        let program = command.program_name();
+        let (status, usage) = wait_for(Started::new(&program, child, spawned_at), RUN_TIMEOUT)
+            .with_context(|| format!("failed to wait for {}", command.program.display()))?;
+        if self.launcher.is_none() {
+            return Ok((status, usage));
+        }
+
+        if !status.success() {
+            bail!(
+                "bench-exec failed to run {} ({status}){}",
+                command.program.display(),
+                stderr_tail(&self.log_path(command, slot))
+            );
+        }
+        let report = self.report_path(command, slot);
+        read_report(&report, &program)
+            .with_context(|| format!("failed to read the usage of {}", command.program.display()))
     }
 
     /// Runs one command to completion and fails, showing its stderr, unless it exits with 0.
@@ -37,17 +82,15 @@ impl Runner {
     /// Runs the commands one after another as `a && b` would, stopping at the first failure.
     pub fn run_sequence(&self, commands: &[ToolCommand]) -> Result<Run> {
         let mut processes = Vec::new();
-        for command in commands {
-            let log = self.log_path(command);
-            let mut process = command.to_command(&self.home, &log)?;
+        for (slot, command) in commands.iter().enumerate() {
+            let log = self.log_path(command, slot);
+            let mut process = self.prepare(command, slot)?;
             let spawned_at = Instant::now();
             let child = process
                 .spawn()
                 .with_context(|| format!("failed to start {}", command.program.display()))?;
 
-            let started = Started::new(&command.program_name(), child, spawned_at);
-            let (status, usage) = wait_for(started, RUN_TIMEOUT)
-                .with_context(|| format!("failed to wait for {}", command.program.display()))?;
+            let (status, usage) = self.reap(command, slot, child, spawned_at)?;
             if !status.success() {
                 bail!(
                     "{} failed with {status}{}",
@@ -62,11 +105,11 @@ impl Runner {
 
     /// Runs `producer | consumer` and fails unless both exit with 0.
     pub fn run_pipeline(&self, producer: &ToolCommand, consumer: &ToolCommand) -> Result<Run> {
-        let producer_log = self.log_path(producer);
-        let consumer_log = self.log_path(consumer);
-        let mut first = producer.to_command(&self.home, &producer_log)?;
+        let producer_log = self.log_path(producer, 0);
+        let consumer_log = self.log_path(consumer, 1);
+        let mut first = self.prepare(producer, 0)?;
         first.stdout(Stdio::piped());
-        let mut second = consumer.to_command(&self.home, &consumer_log)?;
+        let mut second = self.prepare(consumer, 1)?;
 
         let spawned_at = Instant::now();
         let mut producer_child = first
@@ -94,22 +137,10 @@ impl Runner {
         };
 
         // Both are reaped before any error is returned, so neither is left as a zombie.
-        let producer_waited = wait_for(
-            Started::new(&producer.program_name(), producer_child, spawned_at),
-            RUN_TIMEOUT,
-        );
-        let consumer_waited = wait_for(
-            Started::new(
-                &consumer.program_name(),
-                consumer_child,
-                consumer_spawned_at,
-            ),
-            RUN_TIMEOUT,
-        );
-        let (producer_status, producer_usage) = producer_waited
-            .with_context(|| format!("failed to wait for {}", producer.program.display()))?;
-        let (consumer_status, consumer_usage) = consumer_waited
-            .with_context(|| format!("failed to wait for {}", consumer.program.display()))?;
+        let producer_waited = self.reap(producer, 0, producer_child, spawned_at);
+        let consumer_waited = self.reap(consumer, 1, consumer_child, consumer_spawned_at);
+        let (producer_status, producer_usage) = producer_waited?;
+        let (consumer_status, consumer_usage) = consumer_waited?;
         let wall_s = spawned_at.elapsed().as_secs_f64();
 
         // Both failures are reported, because a consumer that fails early makes the producer
@@ -136,9 +167,16 @@ impl Runner {
         ))
     }
 
-    fn log_path(&self, command: &ToolCommand) -> PathBuf {
+    /// Returns the stderr log of the command at position `slot` of a chain or pipeline; the
+    /// position keeps two processes of the same program apart.
+    fn log_path(&self, command: &ToolCommand, slot: usize) -> PathBuf {
         self.log_dir
-            .join(format!("{}.stderr", command.program_name()))
+            .join(format!("{slot}-{}.stderr", command.program_name()))
+    }
+
+    fn report_path(&self, command: &ToolCommand, slot: usize) -> PathBuf {
+        self.log_dir
+            .join(format!("{slot}-{}.rusage", command.program_name()))
     }
 }
 
@@ -229,6 +267,47 @@ pub fn alternate<C>(
 mod tests {
     use super::*;
 
+    /// Returns bench-exec from the target directory of this test binary, which `cargo test`
+    /// builds together with the tests.
+    fn launcher() -> Option<PathBuf> {
+        let test_binary = std::env::current_exe().unwrap();
+        let path = test_binary.parent()?.parent()?.join("bench-exec");
+        assert!(
+            path.is_file(),
+            "{} is missing; run `cargo test -p xtask`",
+            path.display()
+        );
+        Some(path)
+    }
+
+    #[test]
+    fn launcher_keeps_xtask_rss_out() {
+        let dir = tempfile::tempdir().unwrap();
+        // Grows this process's RSS well beyond that of a small program.
+        let ballast = vec![1u8; 64 * 1024 * 1024];
+        std::hint::black_box(&ballast);
+        let direct = Runner::new(dir.path(), &dir.path().join("direct"), None).unwrap();
+        let launched = Runner::new(
+            dir.path(),
+            &dir.path().join("launched"),
+            launcher().as_deref(),
+        )
+        .unwrap();
+        let command = ToolCommand::new("true", &[]);
+
+        let direct_rss = direct.run_single(&command).unwrap().max_rss_kib;
+        let launched_rss = launched.run_single(&command).unwrap().max_rss_kib;
+
+        assert!(
+            direct_rss > 64 * 1024,
+            "direct spawn should include the ballast: {direct_rss}"
+        );
+        assert!(
+            launched_rss < 16 * 1024,
+            "launched `true` peaked at {launched_rss} KiB"
+        );
+    }
+
     #[test]
     fn alternate_interleaves_and_skips_failed() {
         let order = std::cell::RefCell::new(Vec::new());
@@ -261,7 +340,8 @@ mod tests {
     fn pipeline_measures_both_processes() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("out");
-        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let runner =
+            Runner::new(dir.path(), &dir.path().join("logs"), launcher().as_deref()).unwrap();
         let producer = ToolCommand::new("sh", &["-c", "head -c 100000 /dev/zero"]);
         let consumer = ToolCommand::new("wc", &["-c"]).stdout(&output);
 
@@ -275,7 +355,8 @@ mod tests {
     #[test]
     fn pipeline_reports_consumer_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let runner =
+            Runner::new(dir.path(), &dir.path().join("logs"), launcher().as_deref()).unwrap();
         let producer = ToolCommand::new("sh", &["-c", "head -c 10000000 /dev/zero"]);
         let consumer = ToolCommand::new("sh", &["-c", "echo 'access denied' >&2; exit 4"]);
 
@@ -289,7 +370,8 @@ mod tests {
     #[test]
     fn sequence_reports_stderr_on_failure() {
         let dir = tempfile::tempdir().unwrap();
-        let runner = Runner::new(dir.path(), &dir.path().join("logs")).unwrap();
+        let runner =
+            Runner::new(dir.path(), &dir.path().join("logs"), launcher().as_deref()).unwrap();
         let failing = ToolCommand::new("sh", &["-c", "echo 'no such bucket' >&2; exit 1"]);
 
         let error = runner.run_sequence(&[failing]).unwrap_err();

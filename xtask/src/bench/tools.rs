@@ -189,6 +189,7 @@ pub mod label {
     pub const CREDS_RESOLVE: &str = "creds-resolve";
     pub const BOTOCORE: &str = "botocore";
     pub const PYTHON_STARTUP: &str = "python startup";
+    pub const EMPTY_PROCESS: &str = "true (measurement floor)";
     pub const S3_PUT_SMALL_INPUT: &str = "s3-put, smaller input";
     pub const S3_PUT_LARGE_INPUT: &str = "s3-put, larger input";
 }
