@@ -19,7 +19,7 @@ const SECRET_ACCESS_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
 /// Python one-liner that reads credentials through botocore, the way boto3 and aws-cli do.
 const BOTOCORE_SCRIPT: &str = "import botocore.session; \
-     c = botocore.session.Session(profile='bench').get_credentials().get_frozen_credentials(); \
+     c = botocore.session.Session(profile=\"bench\").get_credentials().get_frozen_credentials(); \
      print(c.access_key)";
 
 /// Runs creds-resolve, the botocore one-liner, a bare `python -c pass` and `true` alternately,
