@@ -1,10 +1,11 @@
-//! Runs commands and reads the resource usage the kernel accounted to each finished process.
+//! Waits for processes and reads the resource usage the kernel accounted to each of them.
 //!
 //! Every process is reaped with `wait4(pid, ...)`, so its `rusage` covers that process plus the
 //! descendants it waited for itself (Linux `getrusage(RUSAGE_BOTH)` semantics for a reaped
 //! child). A Python wrapper that starts the real program with `subprocess.call` would therefore
-//! report the sum of both CPU times and the larger of both peak RSS values. The bench runs the
-//! real executables directly so that the numbers belong to the tool alone.
+//! report the sum of both CPU times and the larger of both peak RSS values, so the bench starts
+//! the real executables. Tools are started through bench-exec, which reaps them the same way
+//! and writes the numbers to a report file that `read_report` parses.
 
 use std::fs;
 use std::io;
