@@ -928,9 +928,10 @@ impl Relay {
     }
 
     fn interrupt(&self) {
+        // Under the lock, so that no connection being set up in `forward` escapes the cut.
+        let mut connections = self.state.connections.lock().expect("relay lock");
         self.state.down.store(true, Ordering::SeqCst);
-        let connections = std::mem::take(&mut *self.state.connections.lock().expect("relay lock"));
-        for connection in connections {
+        for connection in connections.drain(..) {
             let _ = connection.shutdown(Shutdown::Both);
         }
     }
@@ -947,7 +948,15 @@ impl RelayState {
         let (Ok(client_copy), Ok(server_copy)) = (client.try_clone(), server.try_clone()) else {
             return;
         };
-        if let Ok(mut connections) = self.connections.lock() {
+        {
+            let Ok(mut connections) = self.connections.lock() else {
+                return;
+            };
+            if self.down.load(Ordering::SeqCst) {
+                let _ = client.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+                return;
+            }
             connections.extend(client.try_clone());
             connections.extend(server.try_clone());
         }
