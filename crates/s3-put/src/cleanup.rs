@@ -22,6 +22,9 @@ pub async fn abort_upload(
     tracing::warn!(upload_id, error = %cause, "aborting multipart upload");
 
     let mut last_problem = String::new();
+    // Whether some abort got an answer that means the upload is gone. On servers
+    // that cannot list uploads, this is the only proof left.
+    let mut abort_answered = false;
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
             tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
@@ -34,23 +37,48 @@ pub async fn abort_upload(
             .upload_id(upload_id)
             .send()
             .await;
-        // A failed abort is still followed by the check, because s3s-fs rejects an
-        // abort of an upload that is already gone with AccessDenied, not NoSuchUpload.
+        // A failed abort is still followed by the check, because the upload may be
+        // gone all the same.
         let mut abort_problem = None;
-        if let Err(err) = abort {
-            let err = S3Error::from_sdk("AbortMultipartUpload", target, err);
-            if !err.is_no_such_upload() {
-                tracing::warn!(upload_id, attempt, error = %err, "abort failed");
-                abort_problem = Some(err.to_string());
+        match abort {
+            Ok(_) => abort_answered = true,
+            Err(err) => {
+                let err = S3Error::from_sdk("AbortMultipartUpload", target, err);
+                // s3s-fs answers any request for an upload it no longer has with
+                // AccessDenied. The answer is used only when the server cannot list
+                // uploads (UploadState::Unlisted); servers that can list, AWS among
+                // them, are judged by the listing, so a real permission error there
+                // is never taken for success.
+                if err.is_no_such_upload() || err.code.as_deref() == Some("AccessDenied") {
+                    abort_answered = true;
+                }
+                if !err.is_no_such_upload() {
+                    tracing::warn!(upload_id, attempt, error = %err, "abort failed");
+                    abort_problem = Some(err.to_string());
+                }
             }
         }
 
         match upload_gone(client, target, upload_id).await {
-            Ok(true) => {
+            Ok(UploadState::Gone) => {
                 tracing::info!(upload_id, "multipart upload aborted; no parts remain");
                 return cause;
             }
-            Ok(false) => {
+            Ok(UploadState::Unlisted) if abort_answered => {
+                tracing::info!(
+                    upload_id,
+                    "multipart upload aborted; the server cannot list uploads, so the \
+                     abort's answer is the confirmation"
+                );
+                return cause;
+            }
+            Ok(UploadState::Unlisted) => {
+                last_problem = "the abort was not answered and the server cannot list \
+                                uploads to show the upload is gone"
+                    .to_owned();
+                tracing::warn!(upload_id, attempt, "{last_problem}; aborting again");
+            }
+            Ok(UploadState::Listed) => {
                 last_problem = "the upload is still listed after the abort".to_owned();
                 tracing::warn!(upload_id, attempt, "{last_problem}; aborting again");
             }
@@ -70,17 +98,25 @@ pub async fn abort_upload(
     }
 }
 
-/// Returns whether the upload is gone: ListParts reports it unknown, or it has no
-/// parts and ListMultipartUploads does not list it.
-///
-/// s3s-fs 0.14 returns an empty ListParts result for any upload id and does not
-/// implement ListMultipartUploads. So an empty ListParts counts as proof only
-/// when the server cannot list uploads.
+/// What the listing calls show about an upload after an abort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UploadState {
+    /// ListParts reports the upload unknown, or ListMultipartUploads does not list it.
+    Gone,
+    /// ListParts shows parts, or ListMultipartUploads still lists the upload.
+    Listed,
+    /// ListParts is empty and the server does not implement ListMultipartUploads.
+    /// s3s-fs 0.14 answers ListParts with an empty list for any upload id, so this
+    /// proves nothing on its own.
+    Unlisted,
+}
+
+/// Checks whether the upload is gone with ListParts and ListMultipartUploads.
 async fn upload_gone(
     client: &aws_sdk_s3::Client,
     target: Target<'_>,
     upload_id: &str,
-) -> Result<bool, S3Error> {
+) -> Result<UploadState, S3Error> {
     match client
         .list_parts()
         .bucket(target.bucket)
@@ -89,12 +125,12 @@ async fn upload_gone(
         .send()
         .await
     {
-        Ok(parts) if !parts.parts().is_empty() => return Ok(false),
+        Ok(parts) if !parts.parts().is_empty() => return Ok(UploadState::Listed),
         Ok(_) => {}
         Err(err) => {
             let err = S3Error::from_sdk("ListParts", target, err);
             if err.is_no_such_upload() {
-                return Ok(true);
+                return Ok(UploadState::Gone);
             }
             return Err(err);
         }
@@ -116,10 +152,8 @@ async fn upload_gone(
             Err(err) => {
                 let err = S3Error::from_sdk("ListMultipartUploads", target, err);
                 if err.code.as_deref() == Some("NotImplemented") || err.status == Some(501) {
-                    tracing::debug!(
-                        "the server cannot list multipart uploads; relying on ListParts"
-                    );
-                    return Ok(true);
+                    tracing::debug!("the server cannot list multipart uploads");
+                    return Ok(UploadState::Unlisted);
                 }
                 return Err(err);
             }
@@ -129,15 +163,15 @@ async fn upload_gone(
             upload.upload_id() == Some(upload_id) && upload.key() == Some(target.key)
         });
         if listed {
-            return Ok(false);
+            return Ok(UploadState::Listed);
         }
         if page.is_truncated() != Some(true) {
-            return Ok(true);
+            return Ok(UploadState::Gone);
         }
         key_marker = page.next_key_marker().map(str::to_owned);
         upload_id_marker = page.next_upload_id_marker().map(str::to_owned);
         if key_marker.is_none() && upload_id_marker.is_none() {
-            return Ok(true);
+            return Ok(UploadState::Gone);
         }
     }
 }
