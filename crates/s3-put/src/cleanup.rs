@@ -22,7 +22,7 @@ pub async fn abort_upload(
     tracing::warn!(upload_id, error = %cause, "aborting multipart upload");
 
     let mut last_problem = String::new();
-    // Whether some abort got an answer that means the upload is gone. On servers
+    // Whether some abort got a response that means the upload is gone. On servers
     // that cannot list uploads, this is the only proof left.
     let mut abort_answered = false;
     for attempt in 1..=ATTEMPTS {
@@ -44,8 +44,8 @@ pub async fn abort_upload(
             Ok(_) => abort_answered = true,
             Err(err) => {
                 let err = S3Error::from_sdk("AbortMultipartUpload", target, err);
-                // s3s-fs answers any request for an upload it no longer has with
-                // AccessDenied. The answer is used only when the server cannot list
+                // s3s-fs responds to any request for an upload it no longer has with
+                // AccessDenied. That response counts only when the server cannot list
                 // uploads (UploadState::Unlisted); servers that can list, AWS among
                 // them, are judged by the listing, so a real permission error there
                 // is never taken for success.
@@ -68,7 +68,7 @@ pub async fn abort_upload(
                 tracing::info!(
                     upload_id,
                     "multipart upload aborted; the server cannot list uploads, so the \
-                     abort's answer is the confirmation"
+                     abort's response is the confirmation"
                 );
                 return cause;
             }
@@ -98,7 +98,7 @@ pub async fn abort_upload(
     }
 }
 
-/// What the listing calls show about an upload after an abort.
+/// State of an upload after an abort, as ListParts and ListMultipartUploads report it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum UploadState {
     /// ListParts reports the upload unknown, or ListMultipartUploads does not list it.
@@ -106,7 +106,7 @@ enum UploadState {
     /// ListParts shows parts, or ListMultipartUploads still lists the upload.
     Listed,
     /// ListParts is empty and the server does not implement ListMultipartUploads.
-    /// s3s-fs 0.14 answers ListParts with an empty list for any upload id, so this
+    /// s3s-fs 0.14 returns an empty ListParts result for any upload id, so this
     /// proves nothing on its own.
     Unlisted,
 }
