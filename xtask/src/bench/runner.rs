@@ -267,8 +267,8 @@ pub fn alternate<C>(
 mod tests {
     use super::*;
 
-    /// Returns bench-exec from the target directory of this test binary, which `cargo test`
-    /// builds together with the tests.
+    /// Returns bench-exec from the target directory of this test binary. `cargo test` builds it
+    /// first because the package has an integration test (tests/bench_exec.rs).
     fn launcher() -> Option<PathBuf> {
         let test_binary = std::env::current_exe().unwrap();
         let path = test_binary.parent()?.parent()?.join("bench-exec");
