@@ -7,7 +7,7 @@ use aws_sdk_s3::types::{ObjectLockMode, ServerSideEncryption, StorageClass};
 
 use crate::checksum::ChecksumAlgorithm;
 use crate::cli::Args;
-use crate::client::{ClientSettings, Endpoint, build_client, resolve_region};
+use crate::client::{ClientSettings, Endpoint, build_client, resolve_endpoint_url, resolve_region};
 use crate::credentials::{CredentialSource, provider};
 use crate::error::PutError;
 use crate::metadata::{build_metadata, encode_tags, read_metadata_json};
@@ -23,11 +23,11 @@ pub async fn execute(
     progress: Arc<Progress>,
     interrupt: InterruptReceiver,
 ) -> Result<UploadOutcome, PutError> {
-    let endpoint = args
-        .endpoint_url
-        .as_deref()
-        .map(Endpoint::parse)
-        .transpose()?;
+    let endpoint = resolve_endpoint_url(args.endpoint_url.as_deref(), |name| {
+        std::env::var(name).ok()
+    })
+    .map(|(url, source_name)| Endpoint::parse(&url, source_name))
+    .transpose()?;
     let region = resolve_region(
         args.region.as_deref(),
         |name| std::env::var(name).ok(),

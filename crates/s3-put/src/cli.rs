@@ -29,8 +29,9 @@ pub struct Args {
     #[arg(long)]
     pub region: Option<String>,
 
-    /// S3-compatible endpoint such as http://127.0.0.1:9000. IP and localhost
-    /// endpoints use path-style addressing automatically.
+    /// S3-compatible endpoint such as http://127.0.0.1:9000 [default: AWS_ENDPOINT_URL_S3,
+    /// then AWS_ENDPOINT_URL]. IP and localhost endpoints use path-style addressing
+    /// automatically.
     #[arg(long)]
     pub endpoint_url: Option<String>,
 

@@ -43,8 +43,12 @@ pub struct Endpoint {
 /// Error in the client settings.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("invalid --endpoint-url {url:?}: {reason}")]
-    BadEndpoint { url: String, reason: &'static str },
+    #[error("invalid endpoint URL {url:?} from {source_name}: {reason}")]
+    BadEndpoint {
+        url: String,
+        source_name: &'static str,
+        reason: &'static str,
+    },
 
     #[error(
         "no region: pass --region, set AWS_REGION, or pass --endpoint-url \
@@ -67,9 +71,11 @@ pub enum ClientError {
 
 impl Endpoint {
     /// Parses an `http://` or `https://` URL.
-    pub fn parse(url: &str) -> Result<Self, ClientError> {
+    /// Parses `url`; `source_name` (the flag or variable it came from) goes into errors.
+    pub fn parse(url: &str, source_name: &'static str) -> Result<Self, ClientError> {
         let bad = |reason| ClientError::BadEndpoint {
             url: url.to_owned(),
+            source_name,
             reason,
         };
         let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
@@ -99,6 +105,29 @@ impl Endpoint {
             ip_or_localhost,
         })
     }
+}
+
+/// Picks the endpoint URL and where it came from: the flag, then AWS_ENDPOINT_URL_S3, then
+/// AWS_ENDPOINT_URL, the variables the AWS SDKs read. A user who exported them for a local
+/// server must not have s3-put send the upload to AWS instead. AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+/// set to `true` turns the variables off, as it does in the SDKs.
+pub fn resolve_endpoint_url(
+    flag: Option<&str>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Option<(String, &'static str)> {
+    let set = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+    if let Some(url) = set(flag.map(str::to_owned)) {
+        return Some((url, "--endpoint-url"));
+    }
+
+    let ignore_env = lookup("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+        .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
+    if ignore_env {
+        return None;
+    }
+    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+        .into_iter()
+        .find_map(|name| set(lookup(name)).map(|url| (url, name)))
 }
 
 /// Picks the region: the flag, then AWS_REGION, then AWS_DEFAULT_REGION, then
@@ -234,13 +263,18 @@ mod tests {
             "http://localhost:9000",
             "http://user@127.0.0.1:1",
         ] {
-            assert!(Endpoint::parse(url).unwrap().ip_or_localhost, "{url}");
+            assert!(
+                Endpoint::parse(url, "--endpoint-url")
+                    .unwrap()
+                    .ip_or_localhost,
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn endpoint_hostname_is_virtual_host() {
-        let endpoint = Endpoint::parse("https://s3.example.com/").unwrap();
+        let endpoint = Endpoint::parse("https://s3.example.com/", "--endpoint-url").unwrap();
         assert!(!endpoint.ip_or_localhost);
         assert!(endpoint.https);
         assert_eq!(endpoint.url, "https://s3.example.com");
@@ -248,8 +282,50 @@ mod tests {
 
     #[test]
     fn endpoint_without_scheme_rejected() {
-        assert!(Endpoint::parse("127.0.0.1:9000").is_err());
-        assert!(Endpoint::parse("http://").is_err());
+        assert!(Endpoint::parse("127.0.0.1:9000", "--endpoint-url").is_err());
+        assert!(Endpoint::parse("http://", "--endpoint-url").is_err());
+    }
+
+    #[test]
+    fn endpoint_url_order() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL_S3" => Some("http://127.0.0.1:2".to_owned()),
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:3".to_owned()),
+            _ => None,
+        };
+        assert_eq!(
+            resolve_endpoint_url(Some("http://127.0.0.1:1"), env),
+            Some(("http://127.0.0.1:1".to_owned(), "--endpoint-url"))
+        );
+        assert_eq!(
+            resolve_endpoint_url(None, env),
+            Some(("http://127.0.0.1:2".to_owned(), "AWS_ENDPOINT_URL_S3"))
+        );
+
+        let general_only =
+            |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:3".to_owned());
+        assert_eq!(
+            resolve_endpoint_url(None, general_only),
+            Some(("http://127.0.0.1:3".to_owned(), "AWS_ENDPOINT_URL"))
+        );
+
+        let blank = |name: &str| (name == "AWS_ENDPOINT_URL_S3").then(|| "  ".to_owned());
+        assert_eq!(resolve_endpoint_url(None, blank), None);
+        assert_eq!(resolve_endpoint_url(None, |_| None), None);
+    }
+
+    #[test]
+    fn endpoint_url_env_can_be_ignored() {
+        let env = |name: &str| match name {
+            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:3".to_owned()),
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" => Some("TRUE".to_owned()),
+            _ => None,
+        };
+        assert_eq!(resolve_endpoint_url(None, env), None);
+        assert_eq!(
+            resolve_endpoint_url(Some("http://127.0.0.1:1"), env),
+            Some(("http://127.0.0.1:1".to_owned(), "--endpoint-url"))
+        );
     }
 
     #[test]

@@ -921,3 +921,25 @@ fn https_endpoint_trust_options() {
         );
     }
 }
+
+#[test]
+fn endpoint_from_environment() {
+    let data = test_data(1000, 31);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+
+        // The same variables the AWS SDKs read, and no --endpoint-url.
+        for (variable, key) in [
+            ("AWS_ENDPOINT_URL_S3", "endpoint-env/s3"),
+            ("AWS_ENDPOINT_URL", "endpoint-env/general"),
+        ] {
+            let mut command = clean_command(tool_binary("s3-put"), home.path());
+            command.envs(server.env());
+            command.env(variable, &server.endpoint);
+            command.args(["--bucket", &server.bucket, "--key", key]);
+            let output = run_with_input(command, &data);
+            assert_stored(&server, key, &data, &output);
+        }
+    }
+}
