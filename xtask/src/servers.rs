@@ -84,15 +84,19 @@ fn describe(etcd: &EtcdServer, s3: &S3Server) -> (serde_json::Value, String) {
         },
     });
 
-    // etcdctl and etcd-dump both read the ETCDCTL_* variables.
+    // etcdctl and etcd-dump both read the ETCDCTL_* variables, and s3-put and the AWS SDKs read
+    // AWS_ENDPOINT_URL. ETCD_ENDPOINT, S3_ENDPOINT_URL and BUCKET are the names the README's
+    // Quick start pipeline uses.
     let mut exports = vec![
         ("ETCDCTL_API", "3".to_string()),
         ("ETCDCTL_ENDPOINTS", etcd.endpoint.clone()),
+        ("ETCD_ENDPOINT", etcd.endpoint.clone()),
         ("AWS_ENDPOINT_URL", s3.endpoint.clone()),
+        ("S3_ENDPOINT_URL", s3.endpoint.clone()),
         ("AWS_REGION", s3.region.clone()),
         ("AWS_ACCESS_KEY_ID", s3.access_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", s3.secret_key.clone()),
-        ("S3_BUCKET", s3.bucket.clone()),
+        ("BUCKET", s3.bucket.clone()),
         ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
     ];
     if let Some(tls) = &etcd.tls {
