@@ -75,6 +75,16 @@ pub fn parse_process_json(
         reason,
     };
 
+    // Empty input usually means the command behind <(creds-resolve ...) failed and
+    // printed its own error, so point there instead of at a JSON syntax error.
+    if text.trim().is_empty() {
+        return Err(invalid(
+            "the input is empty; if it comes from a command such as creds-resolve, that \
+             command failed, see its error above"
+                .to_owned(),
+        ));
+    }
+
     // serde_json's own message can quote a value, which may be a secret, so
     // only the kind of error and its position are reported.
     let json: ProcessJson = serde_json::from_str(text).map_err(|err| {
@@ -197,6 +207,16 @@ mod tests {
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+    }
+
+    #[test]
+    fn empty_input_points_at_producer() {
+        for text in ["", " \n"] {
+            let err = parse_process_json(text, "/dev/fd/63", now()).unwrap_err();
+            let message = err.to_string();
+            assert!(message.contains("/dev/fd/63"), "{message}");
+            assert!(message.contains("the input is empty"), "{message}");
+        }
     }
 
     #[test]
