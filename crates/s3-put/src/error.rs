@@ -33,6 +33,12 @@ impl std::fmt::Display for Interrupt {
     }
 }
 
+impl From<SnapshotError> for PutError {
+    fn from(error: SnapshotError) -> Self {
+        Self::Verify(error)
+    }
+}
+
 /// Failure that stopped an upload before it stored an object.
 #[derive(Debug, thiserror::Error)]
 pub enum PutError {
@@ -67,19 +73,21 @@ pub enum PutError {
         part_size: u64,
     },
 
+    // The inner errors of Verify, Read and ProducerSpawn are part of the message and not
+    // marked as the source, so `{:#}` in main does not print them twice.
     #[error("--verify etcd-snapshot failed: {0}")]
-    Verify(#[from] SnapshotError),
+    Verify(SnapshotError),
 
     #[error("cannot read the input: {0}")]
-    Read(#[source] std::io::Error),
+    Read(std::io::Error),
 
     #[error("the producer command {command} {status}")]
     Producer { command: String, status: String },
 
-    #[error("cannot start the producer command {command}: {source}")]
+    #[error("cannot start the producer command {command}: {error}")]
     ProducerSpawn {
         command: String,
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error(transparent)]

@@ -29,9 +29,9 @@ impl Producer {
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|source| PutError::ProducerSpawn {
+            .map_err(|error| PutError::ProducerSpawn {
                 command: command.clone(),
-                source,
+                error,
             })?;
         let stdout = child
             .stdout
