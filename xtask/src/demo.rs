@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use e2e_tests::{EtcdOptions, EtcdServer, EtcdVersion, S3Kind, S3Server, ToolsManifest};
 
-use crate::run;
+use crate::{run, servers};
 use sample_data::SampleSize;
 
 /// Seed of the sample data, fixed so that every run loads the same keys and values.
@@ -43,21 +43,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--etcd" => {
-                let value = args.next().context("--etcd needs a value: 3.4 or 3.5")?;
-                options.etcd = EtcdVersion::all()
-                    .into_iter()
-                    .find(|version| version.label() == value)
-                    .with_context(|| format!("invalid --etcd {value:?}: use 3.4 or 3.5"))?;
-            }
-            "--s3" => {
-                let value = args
-                    .next()
-                    .context("--s3 needs a value: seaweedfs, s3s-fs or minio")?;
-                options.s3 = S3Kind::from_label(value).with_context(|| {
-                    format!("invalid --s3 {value:?}: use seaweedfs, s3s-fs or minio")
-                })?;
-            }
+            "--etcd" => options.etcd = servers::parse_etcd_version(args.next())?,
+            "--s3" => options.s3 = servers::parse_s3_kind(args.next())?,
             "--release" => options.release = true,
             "-h" | "--help" => {
                 println!("{USAGE}");

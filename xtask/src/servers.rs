@@ -24,21 +24,8 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--etcd" => {
-                let value = args.next().context("--etcd needs a value: 3.4 or 3.5")?;
-                options.etcd = EtcdVersion::all()
-                    .into_iter()
-                    .find(|version| version.label() == value)
-                    .with_context(|| format!("invalid --etcd {value:?}: use 3.4 or 3.5"))?;
-            }
-            "--s3" => {
-                let value = args
-                    .next()
-                    .context("--s3 needs a value: seaweedfs, s3s-fs or minio")?;
-                options.s3 = S3Kind::from_label(value).with_context(|| {
-                    format!("invalid --s3 {value:?}: use seaweedfs, s3s-fs or minio")
-                })?;
-            }
+            "--etcd" => options.etcd = parse_etcd_version(args.next())?,
+            "--s3" => options.s3 = parse_s3_kind(args.next())?,
             "--tls" => options.etcd_options.tls = true,
             "--auth" => options.etcd_options.auth = true,
             other => bail!(
@@ -48,6 +35,22 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
         }
     }
     Ok(options)
+}
+
+/// Parses the value of `--etcd`, shared by `cargo xtask servers` and `cargo xtask demo`.
+pub fn parse_etcd_version(value: Option<&String>) -> anyhow::Result<EtcdVersion> {
+    let value = value.context("--etcd needs a value: 3.4 or 3.5")?;
+    EtcdVersion::all()
+        .into_iter()
+        .find(|version| version.label() == value)
+        .with_context(|| format!("invalid --etcd {value:?}: use 3.4 or 3.5"))
+}
+
+/// Parses the value of `--s3`, shared by `cargo xtask servers` and `cargo xtask demo`.
+pub fn parse_s3_kind(value: Option<&String>) -> anyhow::Result<S3Kind> {
+    let value = value.context("--s3 needs a value: seaweedfs, s3s-fs or minio")?;
+    S3Kind::from_label(value)
+        .with_context(|| format!("invalid --s3 {value:?}: use seaweedfs, s3s-fs or minio"))
 }
 
 /// Quotes `value` for a POSIX shell.
