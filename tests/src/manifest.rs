@@ -78,7 +78,7 @@ impl ToolsManifest {
 /// Returns the manifest, read once per process.
 ///
 /// # Panics
-/// When the manifest is missing or invalid; the message says how to create it.
+/// When the manifest is missing or invalid; the panic message names the command that creates it.
 pub fn manifest() -> &'static ToolsManifest {
     static MANIFEST: OnceLock<ToolsManifest> = OnceLock::new();
     MANIFEST.get_or_init(|| ToolsManifest::load().unwrap_or_else(|message| panic!("{message}")))

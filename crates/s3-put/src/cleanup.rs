@@ -46,9 +46,9 @@ pub async fn abort_upload(
                 let err = S3Error::from_sdk("AbortMultipartUpload", target, err);
                 // s3s-fs responds to any request for an upload it no longer has with
                 // AccessDenied. That response counts only when the server cannot list
-                // uploads (UploadState::Unlisted); servers that can list, AWS among
-                // them, are judged by the listing, so a real permission error there
-                // is never taken for success.
+                // uploads (UploadState::Unlisted). Servers that can list, AWS among them,
+                // are judged by the listing, so a real permission error there is never
+                // taken for success.
                 if err.is_no_such_upload() || err.code.as_deref() == Some("AccessDenied") {
                     abort_answered = true;
                 }

@@ -1,7 +1,7 @@
-//! The whole backup path on real servers: etcd-dump streams a snapshot through a bash pipeline
-//! (`set -o pipefail`, real pipes, optionally `zstd -c`) into s3-put, the object is downloaded,
-//! restored with etcdutl (3.5) or etcdctl (3.4), etcd starts on the restored data, and every key
-//! and value is compared with what was loaded.
+//! The whole backup path on real servers. etcd-dump streams a snapshot through a bash pipeline
+//! (`set -o pipefail`, real pipes, optionally `zstd -c`) into s3-put. The test downloads the
+//! object and restores it with etcdutl (3.5) or etcdctl (3.4). Then etcd starts on the restored
+//! data, and every key and value is compared with what was loaded.
 //!
 //! The fault cases stop a server or the producer while data is in flight and check that the
 //! pipeline exits non-zero and leaves neither an object nor an incomplete multipart upload.
@@ -860,9 +860,9 @@ fn s3_outage_mid_upload_minio_when_installed() {
     s3_outage_mid_upload(S3Kind::Minio);
 }
 
-/// The S3 endpoint drops every connection after the multipart upload started and refuses
-/// connections for 3 seconds. With 2 attempts per request, s3-put gives up on its parts and
-/// has to keep retrying the abort until the endpoint is back. Either way the pipeline must
+/// Cuts the S3 endpoint off mid-upload. After the multipart upload started, the endpoint drops
+/// every connection and refuses new ones for 3 seconds. With 2 attempts per request, s3-put
+/// gives up on its parts and has to keep retrying the abort until the endpoint is back. Either way the pipeline must
 /// end in one of two states: success with an object that restores, or failure with neither
 /// an object nor an incomplete upload on the server.
 fn s3_outage_mid_upload(kind: S3Kind) {
@@ -991,7 +991,7 @@ impl Drop for Relay {
     fn drop(&mut self) {
         self.state.stopped.store(true, Ordering::SeqCst);
         self.interrupt();
-        // Wakes the accept loop so that it sees `stopped` and closes the listener.
+        // Wakes the accept loop so that it reads `stopped` and closes the listener.
         let _ = TcpStream::connect(("127.0.0.1", self.port));
     }
 }

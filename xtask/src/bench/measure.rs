@@ -56,8 +56,9 @@ impl Started {
     }
 }
 
-/// Longest a single benchmarked process may run before it is killed: far above any expected run
-/// (a 2 GiB upload takes well under a minute here), so it only ends a hung tool.
+/// Maximum run time of one benchmarked process before it is killed. It is far above any expected
+/// run (a 2 GiB upload took well under a minute on the 2-core bench machine), so it only ends a
+/// hung tool.
 pub const RUN_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// Waits for the process with `wait4` and returns its exit status and usage, killing it with
