@@ -67,6 +67,8 @@ pub async fn execute(
             (Some(producer), stdout)
         };
 
+    // One buffer per part in flight and one for the part being read.
+    let reader = PartReader::new(input, usize::from(args.concurrency) + 1);
     let job = Arc::new(UploadJob {
         bucket: args.bucket,
         key: args.key,
@@ -81,7 +83,7 @@ pub async fn execute(
         verify: args.verify,
         progress,
     });
-    run(&client, job, PartReader::new(input), producer, interrupt).await
+    run(&client, job, reader, producer, interrupt).await
 }
 
 fn object_options(args: &Args) -> Result<ObjectOptions, PutError> {

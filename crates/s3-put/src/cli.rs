@@ -59,7 +59,7 @@ pub struct Args {
 
     /// Part size in bytes (suffixes KiB, MiB, GiB accepted). Parts double in size after every
     /// 1000 parts so an unknown-length stream fits in 10,000 parts.
-    #[arg(long, default_value = "16MiB", value_parser = parse_part_size)]
+    #[arg(long, default_value = "8MiB", value_parser = parse_part_size)]
     pub part_size: u64,
 
     /// Parts uploaded in parallel. Memory use is about (concurrency + 1) × part size.

@@ -132,7 +132,6 @@ pub async fn run(
         client: client.clone(),
         job: job.clone(),
         upload_id: upload_id.clone(),
-        recycle: reader.recycler(),
     };
     let uploaded = tokio::select! {
         result = upload_parts(context.clone(), reader, first, digest, producer) => result,
@@ -472,7 +471,6 @@ struct PartContext {
     client: aws_sdk_s3::Client,
     job: Arc<UploadJob>,
     upload_id: String,
-    recycle: mpsc::Sender<Bytes>,
 }
 
 struct UploadedPart {
@@ -594,7 +592,7 @@ async fn upload_part(
         .upload_id(&context.upload_id)
         .part_number(part_number as i32)
         .content_length(len as i64)
-        .body(ByteStream::from(data.clone()));
+        .body(ByteStream::from(data));
     let request = apply_checksum!(
         request,
         job.checksum,
@@ -616,7 +614,6 @@ async fn upload_part(
     tracing::debug!(part_number, bytes = len, "part uploaded");
 
     drop(permit);
-    let _ = context.recycle.send(data);
 
     let etag = output.e_tag().map(str::to_owned).ok_or_else(|| {
         PutError::Internal(format!(
