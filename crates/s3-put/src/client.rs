@@ -188,6 +188,7 @@ pub fn build_client(settings: ClientSettings) -> Result<aws_sdk_s3::Client, Clie
         .region(Region::new(settings.region))
         .credentials_provider(settings.credentials)
         .retry_config(retry)
+        .retry_classifier(crate::tls_failure::NoRetryOnCertificateError)
         .timeout_config(timeouts)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)

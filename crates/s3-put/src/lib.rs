@@ -18,4 +18,5 @@ pub mod progress;
 pub mod reader;
 pub mod s3_error;
 pub mod signing;
+pub mod tls_failure;
 pub mod upload;

@@ -52,6 +52,7 @@ impl S3Error {
             &message,
             bucket_region.as_deref(),
         )
+        .or_else(|| describe_certificate_error(&err))
         .unwrap_or_else(|| format!("{}", DisplayErrorContext(&err)));
 
         Self {
@@ -142,6 +143,18 @@ fn describe(
         other => format!("{other}: {message}"),
     };
     Some(text)
+}
+
+/// Explains a server certificate that TLS verification rejected.
+fn describe_certificate_error<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    let SdkError::DispatchFailure(failure) = err else {
+        return None;
+    };
+    let cause = crate::tls_failure::certificate_error(failure.as_connector_error()?)?;
+    Some(format!(
+        "the server's TLS certificate was rejected ({cause}); pass the CA that signed it with \
+         --ca-bundle PATH, or check that --endpoint-url names the intended server"
+    ))
 }
 
 /// Extracts the expected region from an `AuthorizationHeaderMalformed` message

@@ -740,7 +740,7 @@ fn server_killed_mid_upload() {
 /// s3-put can talk HTTPS to servers that the harness starts with plain HTTP.
 const TLS_TERMINATOR: &str = r#"
 import socket, ssl, sys, threading
-cert, key, host, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+cert, key, host, port, rejected = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
 context.load_cert_chain(cert, key)
 listener = socket.socket()
@@ -769,6 +769,8 @@ def handle(client):
         secure = context.wrap_socket(client, server_side=True)
     except (ssl.SSLError, OSError):
         client.close()
+        with open(rejected, "a") as log:
+            log.write("handshake failed\n")
         return
     upstream = socket.create_connection((host, port))
     threading.Thread(target=pipe, args=(secure, upstream), daemon=True).start()
@@ -782,6 +784,25 @@ while True:
 struct TlsTerminator {
     endpoint: String,
     child: Child,
+    /// File with one line per failed TLS handshake.
+    rejected: std::path::PathBuf,
+}
+
+impl TlsTerminator {
+    /// Counts failed handshakes, waiting up to 5 s for the first one to be
+    /// logged because the terminator may write it after the client has exited.
+    fn failed_handshakes(&self) -> usize {
+        let count = || {
+            std::fs::read_to_string(&self.rejected)
+                .map(|text| text.lines().count())
+                .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while count() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        count()
+    }
 }
 
 impl Drop for TlsTerminator {
@@ -800,6 +821,7 @@ fn start_tls_terminator(upstream: &str, dir: &Path) -> (TlsTerminator, std::path
     let key = dir.join("key.pem");
     let csr = dir.join("server.csr");
     let extensions = dir.join("server.ext");
+    let rejected = dir.join("rejected-handshakes.log");
     std::fs::write(
         &extensions,
         "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
@@ -872,6 +894,7 @@ fn start_tls_terminator(upstream: &str, dir: &Path) -> (TlsTerminator, std::path
         .arg(&cert)
         .arg(&key)
         .args([host, port])
+        .arg(&rejected)
         .stdout(Stdio::piped());
     let mut child = e2e_tests::spawn_guarded(command).unwrap();
     let mut line = String::new();
@@ -881,7 +904,12 @@ fn start_tls_terminator(upstream: &str, dir: &Path) -> (TlsTerminator, std::path
     )
     .unwrap();
     let endpoint = format!("https://127.0.0.1:{}", line.trim());
-    (TlsTerminator { endpoint, child }, ca_cert)
+    let terminator = TlsTerminator {
+        endpoint,
+        child,
+        rejected,
+    };
+    (terminator, ca_cert)
 }
 
 #[test]
@@ -892,11 +920,15 @@ fn https_endpoint_trust_options() {
         let home = scratch_dir();
         let (tls, cert) = start_tls_terminator(&server.endpoint, home.path());
 
-        // The SDK retries a failed handshake like any connection error.
-        let mut command = s3_put(&server, &tls.endpoint, "tls-untrusted", home.path());
-        command.args(["--max-attempts", "2"]);
+        // A rejected certificate is not retried, so the one request made
+        // (CreateMultipartUpload) fails at its first handshake.
+        let command = s3_put(&server, &tls.endpoint, "tls-untrusted", home.path());
         let output = run_with_input(command, &data);
         assert_exit(&output, 1);
+        assert_eq!(tls.failed_handshakes(), 1, "{}", stderr_of(&output));
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains("certificate was rejected"), "{stderr}");
+        assert!(stderr.contains("--ca-bundle"), "{stderr}");
         assert_nothing_left(&server, "tls-untrusted");
 
         // HTTPS with a checksum signs with UNSIGNED-PAYLOAD, so this also shows
