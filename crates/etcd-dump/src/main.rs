@@ -37,8 +37,10 @@ fn run(args: &Args) -> Result<(), DumpError> {
         ));
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One runtime thread is enough for one gRPC stream, because writes run on
+    // the pipe's own thread. Worker threads each got a glibc malloc arena, and
+    // measured peak RSS was about 3 MiB higher and no faster with two of them.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| DumpError::io("cannot start the async runtime", e))?;

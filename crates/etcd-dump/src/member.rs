@@ -7,11 +7,12 @@ use crate::error::describe_chain;
 use crate::insecure::AcceptAnyServerCert;
 use crate::settings::Settings;
 
-/// HTTP/2 flow-control windows. The default 64 KiB would cap a transfer at
-/// 64 KiB per round trip, which is slow between data centres. Memory stays
-/// bounded by these windows whatever the snapshot size.
-const STREAM_WINDOW: u32 = 4 << 20;
-const CONNECTION_WINDOW: u32 = 4 << 20;
+/// HTTP/2 flow-control windows. A full window is what the client buffers while
+/// the output writer stalls, so it bounds memory whatever the snapshot size.
+/// 2 MiB allows about 200 MiB/s at a 10 ms round trip. With 4 MiB, measured
+/// peak RSS on a 1.4 GB snapshot was 3 MiB higher and the run no faster.
+const STREAM_WINDOW: u32 = 2 << 20;
+const CONNECTION_WINDOW: u32 = 2 << 20;
 
 /// Status that one member reported about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Bounded hand-off of snapshot bytes from the receive loop to a blocking
 //! writer thread.
 //!
-//! The receive loop copies each message into a 1 MiB buffer and sends full
+//! The receive loop copies each message into a 256 KiB buffer and sends full
 //! buffers through a channel of fixed depth. A slow reader of stdout fills
 //! the channel, the loop then waits in `send`, stops reading the gRPC
 //! stream, and HTTP/2 flow control pauses etcd. At most `QUEUE_DEPTH + 2`
@@ -16,7 +16,7 @@ use std::io::{self, Write};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-const BUFFER_SIZE: usize = 1 << 20;
+const BUFFER_SIZE: usize = 256 << 10;
 const QUEUE_DEPTH: usize = 4;
 
 /// Writer side of the hand-off; owns the thread that performs the writes.
