@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use e2e_tests::{S3Kind, S3Server, clean_command, scratch_dir, tool_binary};
-use fault_proxy::FaultProxy;
+use fault_proxy::{CannedReply, FaultProxy};
 use sha2::{Digest, Sha256};
 
 const MIB: usize = 1024 * 1024;
@@ -624,6 +624,73 @@ fn part_failing_every_attempt_aborts() {
             stderr_of(&output)
         );
         assert_nothing_left(&server, "always-failing");
+    }
+}
+
+/// S3 error replies that neither test server gives on its own: it enforces no
+/// region, accepts any clock within its own limit and has no bucket policies.
+/// The proxy answers every UploadPart with them, and each case lists what
+/// s3-put's message must contain.
+fn rejected_part_cases() -> Vec<(&'static str, CannedReply, Vec<&'static str>)> {
+    vec![
+        (
+            "wrong-region",
+            CannedReply {
+                status: "400 Bad Request",
+                headers: vec![],
+                body: "<Error><Code>AuthorizationHeaderMalformed</Code><Message>The \
+                       authorization header is malformed; the region 'us-east-1' is wrong; \
+                       expecting 'eu-west-1'</Message><Region>eu-west-1</Region></Error>",
+            },
+            vec!["UploadPart", "region eu-west-1", "--region eu-west-1"],
+        ),
+        (
+            "clock-skew",
+            CannedReply {
+                status: "403 Forbidden",
+                headers: vec![],
+                body: "<Error><Code>RequestTimeTooSkewed</Code><Message>The difference \
+                       between the request time and the current time is too large.</Message>\
+                       <MaxAllowedSkewMilliseconds>900000</MaxAllowedSkewMilliseconds></Error>",
+            },
+            vec!["UploadPart", "clock", "NTP"],
+        ),
+        (
+            "access-denied",
+            CannedReply {
+                status: "403 Forbidden",
+                headers: vec![("x-amz-request-id", "test-proxy")],
+                body: "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+            },
+            vec!["access denied", "UploadPart", "s3:PutObject"],
+        ),
+    ]
+}
+
+#[test]
+fn rejected_part_explained_and_aborted() {
+    let data = test_data(2 * PART + 17, 27);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let proxy = FaultProxy::start(&server.endpoint);
+
+        for (key, reply, expected) in rejected_part_cases() {
+            *proxy.faults.upload_part_reply.lock().unwrap() = Some(reply);
+            let mut command = s3_put(&server, &proxy.endpoint, key, home.path());
+            command.args(["--max-attempts", "2"]);
+            let output = run_with_input(command, &data);
+
+            assert_exit(&output, 1);
+            let stderr = stderr_of(&output);
+            for text in expected {
+                assert!(
+                    stderr.contains(text),
+                    "{kind} {key}: {text:?} missing in {stderr}"
+                );
+            }
+            assert_nothing_left(&server, key);
+        }
     }
 }
 

@@ -7,8 +7,8 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// Failures still to inject; each counter is decremented per injected failure.
@@ -23,10 +23,21 @@ pub struct Faults {
     /// CompleteMultipartUpload requests forwarded to the server whose response is
     /// then dropped, as when a connection breaks after the server completed.
     pub complete_drop_response: AtomicU32,
+    /// Reply given to every UploadPart request instead of forwarding it, as a
+    /// server that rejects the request would answer.
+    pub upload_part_reply: Mutex<Option<CannedReply>>,
     /// UploadPart requests seen, injected or not.
     pub upload_parts_seen: AtomicU32,
     /// CompleteMultipartUpload requests seen, injected or not.
     pub completes_seen: AtomicU32,
+}
+
+/// An S3 error response: status line, extra headers and XML body.
+#[derive(Debug, Clone)]
+pub struct CannedReply {
+    pub status: &'static str,
+    pub headers: Vec<(&'static str, &'static str)>,
+    pub body: &'static str,
 }
 
 /// A running proxy; it stops accepting when dropped.
@@ -88,6 +99,7 @@ enum Action {
     DropMidBody,
     Complete200Error,
     ForwardDropResponse,
+    Reply(CannedReply),
 }
 
 fn take_one(counter: &AtomicU32) -> bool {
@@ -102,6 +114,9 @@ fn choose(method: &str, target: &str, faults: &Faults) -> Action {
 
     if method == "PUT" && has("partNumber=") && has("uploadId=") {
         faults.upload_parts_seen.fetch_add(1, Ordering::SeqCst);
+        if let Some(reply) = faults.upload_part_reply.lock().unwrap().clone() {
+            return Action::Reply(reply);
+        }
         if take_one(&faults.upload_part_500) {
             return Action::Fail500;
         }
@@ -186,6 +201,13 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
                  <Message>injected by the test proxy</Message></Error>",
             )
         }
+        Action::Reply(reply) => {
+            std::io::copy(
+                &mut (&mut reader).take(content_length as u64),
+                &mut std::io::sink(),
+            )?;
+            respond_with(&mut client, reply.status, &reply.headers, reply.body)
+        }
         Action::Forward => forward(&mut reader, &mut client, upstream, &head, content_length),
         Action::ForwardDropResponse => {
             forward(
@@ -201,11 +223,25 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
 }
 
 fn respond(client: &mut TcpStream, status: &str, body: &str) -> std::io::Result<()> {
-    write!(
-        client,
-        "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    respond_with(client, status, &[], body)
+}
+
+fn respond_with(
+    client: &mut TcpStream,
+    status: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> std::io::Result<()> {
+    let mut head = format!("HTTP/1.1 {status}\r\nContent-Type: application/xml\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
-    )?;
+    ));
+    client.write_all(head.as_bytes())?;
+    client.write_all(body.as_bytes())?;
     client.flush()
 }
 
