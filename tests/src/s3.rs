@@ -490,7 +490,9 @@ fn seaweedfs_command(scratch: &Path, s3_port: u16, access: &S3Access) -> Result<
         // Uploads to a missing bucket must fail as they do on AWS.
         .arg("-s3.autoCreateBucket=false")
         .arg("-s3.port.iceberg=0")
-        .arg("-s3.port.lance=0");
+        .arg("-s3.port.lance=0")
+        // SSE-S3 stays disabled until a key-encryption key is configured.
+        .env("WEED_S3_SSE_KEK", random_hex(32));
     Ok(command)
 }
 

@@ -38,16 +38,20 @@ fn sha256_hex(data: &[u8]) -> String {
 
 /// Builds an s3-put command for `endpoint` with the server's credentials.
 fn s3_put(server: &S3Server, endpoint: &str, key: &str, home: &Path) -> Command {
+    s3_put_to_bucket(server, &server.bucket, endpoint, key, home)
+}
+
+/// Builds an s3-put command like [`s3_put`] for another bucket on the server.
+fn s3_put_to_bucket(
+    server: &S3Server,
+    bucket: &str,
+    endpoint: &str,
+    key: &str,
+    home: &Path,
+) -> Command {
     let mut command = clean_command(tool_binary("s3-put"), home);
     command.envs(server.env());
-    command.args([
-        "--bucket",
-        &server.bucket,
-        "--key",
-        key,
-        "--endpoint-url",
-        endpoint,
-    ]);
+    command.args(["--bucket", bucket, "--key", key, "--endpoint-url", endpoint]);
     command.args(["--part-size", "5MiB"]);
     command
 }
@@ -627,10 +631,10 @@ fn part_failing_every_attempt_aborts() {
     }
 }
 
-/// S3 error replies that neither test server gives on its own: it enforces no
-/// region, accepts any clock within its own limit and has no bucket policies.
-/// The proxy answers every UploadPart with them, and each case lists what
-/// s3-put's message must contain.
+/// S3 error responses that neither test server returns on its own, because
+/// neither enforces a region, rejects a clock within its own limit or has
+/// bucket policies. The proxy returns them for every UploadPart, and each case
+/// lists what s3-put's message must contain.
 fn rejected_part_cases() -> Vec<(&'static str, CannedReply, Vec<&'static str>)> {
     vec![
         (
@@ -691,6 +695,141 @@ fn rejected_part_explained_and_aborted() {
             }
             assert_nothing_left(&server, key);
         }
+    }
+}
+
+/// Object Lock retention, SSE-S3 and the storage class are stored with the
+/// object, for a single PUT and a multipart upload. Only SeaweedFS implements
+/// them, because s3s-fs ignores these headers.
+#[test]
+fn retention_encryption_and_storage_class_stored() {
+    use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
+    use aws_sdk_s3::types::{ObjectLockMode, ServerSideEncryption, StorageClass};
+
+    let server = S3Server::start(S3Kind::SeaweedFs);
+    let home = scratch_dir();
+    let client = server.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let locked = "e2e-locked";
+    runtime
+        .block_on(
+            client
+                .create_bucket()
+                .bucket(locked)
+                .object_lock_enabled_for_bucket(true)
+                .send(),
+        )
+        .unwrap();
+    let retain_until =
+        DateTime::from_secs(DateTime::from(std::time::SystemTime::now()).secs() + 86_400);
+    let retain_until_text = retain_until.fmt(DateTimeFormat::DateTime).unwrap();
+
+    for (key, len) in [("single", 1000), ("multipart", 2 * PART + 3)] {
+        let data = test_data(len, 51);
+
+        let mut command = s3_put_to_bucket(&server, locked, &server.endpoint, key, home.path());
+        command
+            .args(["--object-lock-mode", "GOVERNANCE"])
+            .args(["--object-lock-retain-until", &retain_until_text]);
+        let output = run_with_input(command, &data);
+        let json = result_json(&output);
+        let head = runtime
+            .block_on(client.head_object().bucket(locked).key(key).send())
+            .unwrap();
+        assert_eq!(
+            head.object_lock_mode(),
+            Some(&ObjectLockMode::Governance),
+            "{key}"
+        );
+        assert_eq!(
+            head.object_lock_retain_until_date(),
+            Some(&retain_until),
+            "{key}"
+        );
+        assert_eq!(head.content_length(), Some(len as i64), "{key}");
+        let version = head.version_id().unwrap().to_owned();
+        assert_eq!(json["version_id"], version.as_str(), "{key}");
+        let delete = runtime.block_on(
+            client
+                .delete_object()
+                .bucket(locked)
+                .key(key)
+                .version_id(&version)
+                .send(),
+        );
+        assert!(delete.is_err(), "{key}: a locked version was deleted");
+
+        let encrypted = format!("encrypted-{key}");
+        let mut command = s3_put(&server, &server.endpoint, &encrypted, home.path());
+        command
+            .args(["--sse", "AES256"])
+            .args(["--storage-class", "STANDARD_IA"]);
+        let output = run_with_input(command, &data);
+        assert_stored(&server, &encrypted, &data, &output);
+        let head = runtime
+            .block_on(
+                client
+                    .head_object()
+                    .bucket(&server.bucket)
+                    .key(&encrypted)
+                    .send(),
+            )
+            .unwrap();
+        assert_eq!(
+            head.server_side_encryption(),
+            Some(&ServerSideEncryption::Aes256),
+            "{key}"
+        );
+        assert_eq!(
+            head.storage_class(),
+            Some(&StorageClass::StandardIa),
+            "{key}"
+        );
+    }
+}
+
+/// SSE-KMS needs a KMS behind the server, which neither test server has, so
+/// this checks the headers s3-put sends through the proxy to s3s-fs, which
+/// ignores them and stores the object.
+#[test]
+fn sse_kms_headers_sent() {
+    let server = S3Server::start(S3Kind::S3sFs);
+    let home = scratch_dir();
+    let proxy = FaultProxy::start(&server.endpoint);
+
+    for (key, len) in [("kms-single", 1000), ("kms-multipart", 2 * PART + 3)] {
+        let data = test_data(len, 53);
+        let mut command = s3_put(&server, &proxy.endpoint, key, home.path());
+        command
+            .args(["--sse", "aws:kms"])
+            .args(["--sse-kms-key-id", "backup-key"]);
+        let output = run_with_input(command, &data);
+        assert_stored(&server, key, &data, &output);
+    }
+
+    let heads = proxy.faults.request_heads.lock().unwrap().clone();
+    let creating: Vec<&String> = heads
+        .iter()
+        .filter(|head| {
+            let line = head.lines().next().unwrap_or("");
+            (line.starts_with("PUT ") && !line.contains("partNumber="))
+                || (line.starts_with("POST ") && line.contains("uploads"))
+        })
+        .collect();
+    assert_eq!(creating.len(), 2, "{heads:#?}");
+    for head in creating {
+        let lower = head.to_ascii_lowercase();
+        assert!(
+            lower.contains("x-amz-server-side-encryption: aws:kms\r\n"),
+            "{head}"
+        );
+        assert!(
+            lower.contains("x-amz-server-side-encryption-aws-kms-key-id: backup-key\r\n"),
+            "{head}"
+        );
     }
 }
 

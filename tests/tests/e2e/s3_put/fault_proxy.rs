@@ -23,9 +23,11 @@ pub struct Faults {
     /// CompleteMultipartUpload requests forwarded to the server whose response is
     /// then dropped, as when a connection breaks after the server completed.
     pub complete_drop_response: AtomicU32,
-    /// Reply given to every UploadPart request instead of forwarding it, as a
-    /// server that rejects the request would answer.
+    /// Response sent to every UploadPart request instead of forwarding it, as
+    /// from a server that rejects the request.
     pub upload_part_reply: Mutex<Option<CannedReply>>,
+    /// Heads (request line and headers) of every request received, in order.
+    pub request_heads: Mutex<Vec<String>>,
     /// UploadPart requests seen, injected or not.
     pub upload_parts_seen: AtomicU32,
     /// CompleteMultipartUpload requests seen, injected or not.
@@ -152,6 +154,7 @@ fn handle(client: TcpStream, upstream: &str, faults: &Faults) -> std::io::Result
     }
 
     let text = String::from_utf8_lossy(&head).to_string();
+    faults.request_heads.lock().unwrap().push(text.clone());
     let mut request_line = text.lines().next().unwrap_or("").split(' ');
     let method = request_line.next().unwrap_or("").to_string();
     let target = request_line.next().unwrap_or("").to_string();
