@@ -4,14 +4,19 @@ use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
-/// Builds a command that runs `program` with every `AWS_*` and `ETCDCTL_*` variable removed,
-/// `HOME` set to `home` (so `~/.aws` resolves inside it) and `AWS_EC2_METADATA_DISABLED=true`.
-/// `PATH` and all other variables are kept.
+/// Proxy variables, removed so that no request of a test leaves loopback through a proxy
+/// the machine happens to configure. A test that needs one sets it itself.
+const PROXY_VARIABLES: [&str; 4] = ["http_proxy", "https_proxy", "all_proxy", "no_proxy"];
+
+/// Builds a command that runs `program` with every `AWS_*`, `ETCDCTL_*` and proxy variable
+/// removed, `HOME` set to `home` (so `~/.aws` resolves inside it) and
+/// `AWS_EC2_METADATA_DISABLED=true`. `PATH` and all other variables are kept.
 pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
     let mut command = Command::new(program);
     for (name, _) in std::env::vars_os() {
         let name_text = name.to_string_lossy();
-        if name_text.starts_with("AWS_") || name_text.starts_with("ETCDCTL_") {
+        let proxy = PROXY_VARIABLES.contains(&name_text.to_ascii_lowercase().as_str());
+        if name_text.starts_with("AWS_") || name_text.starts_with("ETCDCTL_") || proxy {
             command.env_remove(&name);
         }
     }

@@ -833,6 +833,37 @@ fn sse_kms_headers_sent() {
     }
 }
 
+/// HTTP_PROXY routes every request through the proxy it names, and NO_PROXY
+/// exempts the endpoint again.
+#[test]
+fn proxy_variables_honoured() {
+    let data = test_data(2 * PART + 11, 57);
+    for kind in S3Kind::available() {
+        let server = S3Server::start(kind);
+        let home = scratch_dir();
+        let proxy = FaultProxy::start(&server.endpoint);
+
+        let mut command = s3_put(&server, &server.endpoint, "via-proxy", home.path());
+        command.env("HTTP_PROXY", &proxy.endpoint);
+        let output = run_with_input(command, &data);
+        assert_stored(&server, "via-proxy", &data, &output);
+        let proxied = proxy.faults.request_heads.lock().unwrap().len();
+        assert!(
+            proxied >= 4,
+            "{kind}: only {proxied} requests went through the proxy"
+        );
+
+        let mut command = s3_put(&server, &server.endpoint, "proxy-exempt", home.path());
+        command
+            .env("HTTP_PROXY", &proxy.endpoint)
+            .env("NO_PROXY", "127.0.0.1");
+        let output = run_with_input(command, &data);
+        assert_stored(&server, "proxy-exempt", &data, &output);
+        let after = proxy.faults.request_heads.lock().unwrap().len();
+        assert_eq!(after, proxied, "{kind}: NO_PROXY was ignored");
+    }
+}
+
 #[test]
 fn complete_error_in_200_body() {
     let data = test_data(2 * PART + 5, 23);
