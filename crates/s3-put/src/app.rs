@@ -1,5 +1,6 @@
 //! Turns parsed arguments into a client and an upload job, and runs it.
 
+use std::io::IsTerminal;
 use std::sync::Arc;
 
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
@@ -25,7 +26,7 @@ pub async fn execute(
 ) -> Result<UploadOutcome, PutError> {
     let endpoint = resolve_endpoint_url(args.endpoint_url.as_deref(), |name| {
         std::env::var(name).ok()
-    })
+    })?
     .map(|(url, source_name)| Endpoint::parse(&url, source_name))
     .transpose()?;
     let region = resolve_region(
@@ -61,6 +62,14 @@ pub async fn execute(
 
     let (producer, input): (Option<Producer>, Box<dyn std::io::Read + Send>) =
         if args.command.is_empty() {
+            if std::io::stdin().is_terminal() {
+                return Err(PutError::Usage(
+                    "stdin is a terminal; s3-put uploads what it reads from stdin, so pipe \
+                     the data in (etcd-dump ... | s3-put ...), redirect a file (< snapshot.db), \
+                     or name a producer after -- (s3-put ... -- COMMAND)"
+                        .to_owned(),
+                ));
+            }
             (None, Box::new(std::io::stdin()))
         } else {
             let (producer, stdout) = Producer::spawn(&args.command)?;

@@ -51,15 +51,24 @@ pub enum ClientError {
     },
 
     #[error(
+        "--endpoint-url is empty; pass the endpoint, for example http://127.0.0.1:9000 \
+         (check that the shell variable meant to hold it is set), or leave the flag out \
+         to upload to AWS S3"
+    )]
+    EmptyEndpointFlag,
+
+    #[error(
         "no region: pass --region, set AWS_REGION, or pass --endpoint-url \
          (then us-east-1 is used)"
     )]
     NoRegion,
 
-    #[error("cannot read --ca-bundle {path}: {source}")]
+    #[error("cannot read --ca-bundle {path}: {error}")]
     CaBundle {
         path: PathBuf,
-        source: std::io::Error,
+        // Not a `source`: the message already contains it, and the binary prints
+        // the source chain too.
+        error: std::io::Error,
     },
 
     #[error("invalid --ca-bundle {path}: {reason}")]
@@ -70,8 +79,8 @@ pub enum ClientError {
 }
 
 impl Endpoint {
-    /// Parses an `http://` or `https://` URL.
-    /// Parses `url`; `source_name` (the flag or variable it came from) goes into errors.
+    /// Parses an `http://` or `https://` URL. The flag or variable it came
+    /// from, `source_name`, goes into errors.
     pub fn parse(url: &str, source_name: &'static str) -> Result<Self, ClientError> {
         let bad = |reason| ClientError::BadEndpoint {
             url: url.to_owned(),
@@ -88,13 +97,22 @@ impl Endpoint {
 
         let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host_port = authority.rsplit('@').next().unwrap_or_default();
-        let host = if let Some(bracketed) = host_port.strip_prefix('[') {
-            bracketed.split(']').next().unwrap_or_default()
+        let (host, port) = if let Some(bracketed) = host_port.strip_prefix('[') {
+            let (host, rest) = bracketed.split_once(']').unwrap_or((bracketed, ""));
+            (host, rest.strip_prefix(':'))
         } else {
-            host_port.split(':').next().unwrap_or_default()
+            match host_port.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (host_port, None),
+            }
         };
         if host.is_empty() {
             return Err(bad("the URL has no host"));
+        }
+        if let Some(port) = port
+            && !port.parse::<u16>().is_ok_and(|port| port > 0)
+        {
+            return Err(bad("the port must be a number from 1 to 65535"));
         }
 
         let ip_or_localhost =
@@ -114,20 +132,24 @@ impl Endpoint {
 pub fn resolve_endpoint_url(
     flag: Option<&str>,
     lookup: impl Fn(&str) -> Option<String>,
-) -> Option<(String, &'static str)> {
-    let set = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
-    if let Some(url) = set(flag.map(str::to_owned)) {
-        return Some((url, "--endpoint-url"));
+) -> Result<Option<(String, &'static str)>, ClientError> {
+    // A blank flag usually comes from an unset shell variable, and falling back
+    // to AWS S3 then would send the backup somewhere the user never named.
+    match flag {
+        Some(url) if url.trim().is_empty() => return Err(ClientError::EmptyEndpointFlag),
+        Some(url) => return Ok(Some((url.to_owned(), "--endpoint-url"))),
+        None => {}
     }
 
     let ignore_env = lookup("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
         .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"));
     if ignore_env {
-        return None;
+        return Ok(None);
     }
-    ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
+    let set = |value: Option<String>| value.filter(|value| !value.trim().is_empty());
+    Ok(["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]
         .into_iter()
-        .find_map(|name| set(lookup(name)).map(|url| (url, name)))
+        .find_map(|name| set(lookup(name)).map(|url| (url, name))))
 }
 
 /// Picks the region: the flag, then AWS_REGION, then AWS_DEFAULT_REGION, then
@@ -209,9 +231,9 @@ fn http_client(
 ) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, ClientError> {
     let mut trust_store = TrustStore::default();
     if let Some(path) = ca_bundle {
-        let pem = std::fs::read(path).map_err(|source| ClientError::CaBundle {
+        let pem = std::fs::read(path).map_err(|error| ClientError::CaBundle {
             path: path.clone(),
-            source,
+            error,
         })?;
         if !pem
             .windows(27)
@@ -295,24 +317,52 @@ mod tests {
             _ => None,
         };
         assert_eq!(
-            resolve_endpoint_url(Some("http://127.0.0.1:1"), env),
+            resolve_endpoint_url(Some("http://127.0.0.1:1"), env).unwrap(),
             Some(("http://127.0.0.1:1".to_owned(), "--endpoint-url"))
         );
         assert_eq!(
-            resolve_endpoint_url(None, env),
+            resolve_endpoint_url(None, env).unwrap(),
             Some(("http://127.0.0.1:2".to_owned(), "AWS_ENDPOINT_URL_S3"))
         );
 
         let general_only =
             |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:3".to_owned());
         assert_eq!(
-            resolve_endpoint_url(None, general_only),
+            resolve_endpoint_url(None, general_only).unwrap(),
             Some(("http://127.0.0.1:3".to_owned(), "AWS_ENDPOINT_URL"))
         );
 
         let blank = |name: &str| (name == "AWS_ENDPOINT_URL_S3").then(|| "  ".to_owned());
-        assert_eq!(resolve_endpoint_url(None, blank), None);
-        assert_eq!(resolve_endpoint_url(None, |_| None), None);
+        assert_eq!(resolve_endpoint_url(None, blank).unwrap(), None);
+        assert_eq!(resolve_endpoint_url(None, |_| None).unwrap(), None);
+    }
+
+    #[test]
+    fn blank_endpoint_flag_rejected() {
+        let env =
+            |name: &str| (name == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:3".to_owned());
+
+        let result = resolve_endpoint_url(Some(" "), env);
+
+        assert!(
+            matches!(result, Err(ClientError::EmptyEndpointFlag)),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn endpoint_port_out_of_range_rejected() {
+        for url in [
+            "http://127.0.0.1:107033",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:x",
+            "http://[::1]:70000",
+        ] {
+            let err = Endpoint::parse(url, "--endpoint-url").unwrap_err();
+            assert!(err.to_string().contains("1 to 65535"), "{url}: {err}");
+        }
+        assert!(Endpoint::parse("http://[::1]:9000", "--endpoint-url").is_ok());
+        assert!(Endpoint::parse("https://s3.example.com:443/", "--endpoint-url").is_ok());
     }
 
     #[test]
@@ -322,9 +372,9 @@ mod tests {
             "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" => Some("TRUE".to_owned()),
             _ => None,
         };
-        assert_eq!(resolve_endpoint_url(None, env), None);
+        assert_eq!(resolve_endpoint_url(None, env).unwrap(), None);
         assert_eq!(
-            resolve_endpoint_url(Some("http://127.0.0.1:1"), env),
+            resolve_endpoint_url(Some("http://127.0.0.1:1"), env).unwrap(),
             Some(("http://127.0.0.1:1".to_owned(), "--endpoint-url"))
         );
     }

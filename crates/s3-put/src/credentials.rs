@@ -27,10 +27,12 @@ pub enum CredentialSource {
 /// Error while loading credentials.
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsError {
-    #[error("cannot read credentials file {path}: {source}")]
+    #[error("cannot read credentials file {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        // Not a `source`: the message already contains it, and the binary prints
+        // the source chain too.
+        error: std::io::Error,
     },
 
     #[error("invalid credentials JSON in {origin}: {reason}")]
@@ -144,9 +146,9 @@ fn non_empty(value: Option<String>) -> Option<String> {
 
 /// Reads a creds-resolve JSON file once.
 pub fn read_credentials_file(path: &Path) -> Result<Credentials, CredentialsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CredentialsError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| CredentialsError::Read {
         path: path.to_owned(),
-        source,
+        error,
     })?;
     parse_process_json(&text, &path.display().to_string(), SystemTime::now())
 }

@@ -18,7 +18,7 @@ impl Producer {
     pub fn spawn(argv: &[OsString]) -> Result<(Self, Box<dyn Read + Send>), PutError> {
         let command = argv
             .iter()
-            .map(|arg| arg.to_string_lossy())
+            .map(|arg| shell_quote(&arg.to_string_lossy()))
             .collect::<Vec<_>>()
             .join(" ");
         let (program, args) = argv
@@ -77,6 +77,16 @@ fn describe_status(status: std::process::ExitStatus) -> String {
     }
 }
 
+/// Quotes `arg` for a POSIX shell when it contains anything but safe characters,
+/// so an error message shows where the arguments of the command split.
+fn shell_quote(arg: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c);
+    if !arg.is_empty() && arg.chars().all(safe) {
+        return arg.to_owned();
+    }
+    format!("'{}'", arg.replace('\'', r"'\''"))
+}
+
 impl Drop for Producer {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -85,5 +95,25 @@ impl Drop for Producer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_unsafe_arguments() {
+        assert_eq!(shell_quote("etcd-dump"), "etcd-dump");
+        assert_eq!(
+            shell_quote("--endpoints=http://127.0.0.1:2379"),
+            "--endpoints=http://127.0.0.1:2379"
+        );
+        assert_eq!(
+            shell_quote("set -o pipefail; a | b"),
+            "'set -o pipefail; a | b'"
+        );
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -53,6 +53,7 @@ impl S3Error {
             bucket_region.as_deref(),
         )
         .or_else(|| describe_certificate_error(&err))
+        .or_else(|| describe_connection_error(&err))
         .unwrap_or_else(|| format!("{}", DisplayErrorContext(&err)));
 
         Self {
@@ -155,6 +156,44 @@ fn describe_certificate_error<E>(err: &SdkError<E, HttpResponse>) -> Option<Stri
         "the server's TLS certificate was rejected ({cause}); pass the CA that signed it with \
          --ca-bundle PATH, or check that --endpoint-url names the intended server"
     ))
+}
+
+/// Explains a request that never reached a server: nothing listening, a host
+/// name that does not resolve, or a connection that timed out.
+fn describe_connection_error<E>(err: &SdkError<E, HttpResponse>) -> Option<String> {
+    let SdkError::DispatchFailure(failure) = err else {
+        return None;
+    };
+    let connector = failure.as_connector_error()?;
+    let text = chain_text(connector);
+    let cause = if text.contains("Connection refused") {
+        "connection refused, so nothing accepts connections at the endpoint; check \
+         --endpoint-url (or AWS_ENDPOINT_URL) and that the server is running"
+    } else if text.contains("dns error") || text.contains("failed to lookup address") {
+        "the endpoint's host name does not resolve; check --endpoint-url (or \
+         AWS_ENDPOINT_URL) and --region, and the DNS setup of this machine"
+    } else if failure.is_timeout() {
+        "the connection timed out; check that the endpoint is reachable from this machine \
+         (firewall, proxy variables)"
+    } else {
+        return None;
+    };
+    Some(format!("{cause} (after every attempt): {text}"))
+}
+
+/// Joins the messages of `err` and its sources, skipping repeats, because
+/// hyper's errors repeat their source in their own message.
+fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(err) = current {
+        let text = err.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        current = err.source();
+    }
+    parts.join(": ")
 }
 
 /// Extracts the expected region from an `AuthorizationHeaderMalformed` message

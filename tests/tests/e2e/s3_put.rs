@@ -576,6 +576,56 @@ fn missing_credentials_explained() {
     );
 }
 
+/// Endpoint mistakes: each case gives the `--endpoint-url` value, the exit
+/// code and a text the message must contain.
+#[test]
+fn endpoint_mistakes_explained() {
+    let home = scratch_dir();
+    // Port 9 (discard) has no listener in the test namespace or on a normal host.
+    let cases = [
+        ("", 2, "--endpoint-url is empty"),
+        ("http://127.0.0.1:107033", 2, "1 to 65535"),
+        ("127.0.0.1:9000", 2, "http://"),
+        ("http://127.0.0.1:9", 1, "nothing accepts connections"),
+    ];
+    for (endpoint, code, text) in cases {
+        let mut command = clean_command(tool_binary("s3-put"), home.path());
+        command
+            .args(["--bucket", "b", "--key", "k", "--endpoint-url", endpoint])
+            .args(["--max-attempts", "2"])
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "example-secret");
+        let output = run_with_input(command, b"data");
+
+        assert_exit(&output, code);
+        let stderr = stderr_of(&output);
+        assert!(stderr.contains(text), "{endpoint:?}: {stderr}");
+    }
+}
+
+#[test]
+fn terminal_stdin_rejected() {
+    let home = scratch_dir();
+    let binary = tool_binary("s3-put");
+    // script(1) from util-linux runs the command on a pseudo-terminal; -e returns its status.
+    let mut command = clean_command("script", home.path());
+    command
+        .arg("-qec")
+        .arg(format!(
+            "{} --bucket b --key k --endpoint-url http://127.0.0.1:9",
+            binary.display()
+        ))
+        .arg("/dev/null")
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "example-secret")
+        .stdin(Stdio::null());
+    let output = command.output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(text.contains("stdin is a terminal"), "{text}");
+}
+
 #[test]
 fn part_failures_are_retried() {
     let data = test_data(3 * PART + 5, 21);
