@@ -11,6 +11,14 @@ use clap::Parser;
 
 use crate::preset::Preset;
 
+/// Exit codes, the same table as docs/etcd-dump.md in short.
+const AFTER_HELP: &str = "\
+Exit codes: 0 snapshot verified and written; 1 snapshot not taken or not
+written (connection, TLS, authentication, etcd error, stream cut short, write
+failure); 2 usage error (flags, environment, certificate, password or preset
+file, stdout is a terminal); 3 the stream failed verification; 141 the reader
+closed stdout; 130 SIGINT; 143 SIGTERM.";
+
 /// Stream a verified etcd v3 snapshot to stdout.
 ///
 /// The output is exactly the file `etcdctl snapshot save` writes: the bolt
@@ -18,7 +26,7 @@ use crate::preset::Preset;
 /// checks. Each flag falls back to its ETCDCTL_* environment variable when
 /// neither the flag nor --preset sets it.
 #[derive(Debug, Parser)]
-#[command(name = "etcd-dump", version, max_term_width = 100)]
+#[command(name = "etcd-dump", version, max_term_width = 100, after_help = AFTER_HELP)]
 pub struct Args {
     /// Comma-separated client URLs; a URL without scheme uses https when any
     /// TLS option is set, else http [env: ETCDCTL_ENDPOINTS] [default:

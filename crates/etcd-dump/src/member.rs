@@ -219,8 +219,13 @@ fn hint(text: &str, link: Link) -> Option<&'static str> {
         Some("taking a snapshot needs a user with the root role")
     } else if has("corrupt message") || has("invalidcontenttype") || has("invalid content type") {
         Some("the endpoint does not speak TLS; use http://")
+    } else if has("tls handshake eof") {
+        Some(
+            "the server closed the TLS handshake; if etcd serves plain HTTP there, use \
+             http://, and if it requires a client certificate, give --cert and --key",
+        )
     } else if has("connection refused") {
-        Some("nothing listens at this address; check --endpoints")
+        Some("nothing listens at this address; check --endpoints (or ETCDCTL_ENDPOINTS)")
     } else if link.streaming {
         None
     } else if link.tls && !link.client_cert && dropped_early(&lower) {
@@ -254,6 +259,13 @@ mod tests {
         let rejected = hint("received fatal alert: BadCertificate", TLS_WITH_CERT);
         assert!(rejected.unwrap().contains("--cert"));
         assert_eq!(hint("something else", TLS_WITH_CERT), None);
+    }
+
+    #[test]
+    fn handshake_eof_suggests_plain_http() {
+        let text = hint("transport error: tls handshake eof", TLS_WITH_CERT).unwrap();
+
+        assert!(text.contains("http://"), "{text}");
     }
 
     #[test]

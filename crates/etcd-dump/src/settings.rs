@@ -259,6 +259,7 @@ fn normalize_endpoints(list: &str, wants_tls: bool) -> Result<Vec<String>, DumpE
         } else {
             format!("http://{entry}")
         };
+        check_port(entry, &url)?;
         if !endpoints.contains(&url) {
             endpoints.push(url);
         }
@@ -269,6 +270,23 @@ fn normalize_endpoints(list: &str, wants_tls: bool) -> Result<Vec<String>, DumpE
         )));
     }
     Ok(endpoints)
+}
+
+/// Rejects a port that is not a number from 1 to 65535, which tonic would
+/// otherwise report as a refused connection.
+fn check_port(entry: &str, url: &str) -> Result<(), DumpError> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let port = match authority.rsplit_once(']') {
+        Some((_, after)) => after.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, port)| port),
+    };
+    match port {
+        Some(port) if !port.parse::<u16>().is_ok_and(|port| port > 0) => Err(DumpError::Usage(
+            format!("endpoint {entry} has an invalid port {port:?}; use a number from 1 to 65535"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn read_tls(
@@ -422,6 +440,21 @@ mod tests {
         assert_eq!(settings.dial_timeout, Duration::from_secs(2));
         assert_eq!(settings.command_timeout, None);
         assert_eq!(settings.output, OutputMode::Stream);
+    }
+
+    #[test]
+    fn endpoint_port_out_of_range_rejected() {
+        for list in [
+            "127.0.0.1:369690",
+            "http://127.0.0.1:0",
+            "[::1]:70000",
+            "host:x",
+        ] {
+            let err = normalize_endpoints(list, false).unwrap_err();
+            assert!(err.to_string().contains("1 to 65535"), "{list}: {err}");
+        }
+        assert!(normalize_endpoints("[::1]:2379,https://etcd.example.com", false).is_ok());
+        assert!(normalize_endpoints("[::1]:2379,etcd.example.com:2379", false).is_ok());
     }
 
     #[test]

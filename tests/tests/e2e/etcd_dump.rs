@@ -635,6 +635,32 @@ fn dead_endpoint_skipped() {
 }
 
 #[test]
+fn endpoint_mistakes_explained() {
+    let server = EtcdServer::start(EtcdVersion::V3_5, EtcdOptions::default());
+    let home = scratch_dir();
+    let https = server.endpoint.replace("http://", "https://");
+    let cases = [
+        (
+            "http://127.0.0.1:369690".to_owned(),
+            EXIT_USAGE,
+            "1 to 65535",
+        ),
+        (https, EXIT_FAILED, "plain HTTP"),
+    ];
+
+    for (endpoint, code, text) in cases {
+        let mut command = clean_command(tool_binary("etcd-dump"), home.path());
+        command.arg("--endpoints").arg(&endpoint);
+        let output = run(command);
+        let stderr = stderr_of(&output);
+
+        assert_eq!(output.status.code(), Some(code), "{endpoint}: {stderr}");
+        assert!(output.stdout.is_empty(), "{endpoint}");
+        assert!(stderr.contains(text), "{endpoint}: {stderr}");
+    }
+}
+
+#[test]
 fn all_endpoints_dead_fails() {
     let home = scratch_dir();
     let dead = format!("http://127.0.0.1:{}", free_port());
