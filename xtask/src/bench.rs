@@ -54,6 +54,10 @@ impl Options {
         while let Some(arg) = rest.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
+                "-h" | "--help" => {
+                    println!("usage: cargo xtask bench [--quick] [--rounds N]");
+                    std::process::exit(0);
+                }
                 "--rounds" => {
                     let value = rest
                         .next()

