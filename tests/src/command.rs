@@ -24,3 +24,13 @@ pub fn clean_command(program: impl AsRef<OsStr>, home: &Path) -> Command {
     command.env("AWS_EC2_METADATA_DISABLED", "true");
     command
 }
+
+/// Builds a [`clean_command`] that runs `shell_command` on a pseudo-terminal, for tests of
+/// what a tool does when stdin or stdout is a terminal. script(1) from util-linux provides
+/// the terminal, and its `-e` returns the command's exit status. The tool's output arrives
+/// on the command's stdout, stderr included.
+pub fn terminal_command(shell_command: &str, home: &Path) -> Command {
+    let mut command = clean_command("script", home);
+    command.arg("-qec").arg(shell_command).arg("/dev/null");
+    command
+}

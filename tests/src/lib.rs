@@ -14,7 +14,7 @@ mod runtime;
 mod s3;
 mod tls;
 
-pub use command::clean_command;
+pub use command::{clean_command, terminal_command};
 pub use etcd::{EtcdOptions, EtcdServer, EtcdVersion, etcd_path, etcdctl_path, etcdutl_path};
 pub use manifest::{EtcdTools, TOOLS_DIR_ENV, ToolsManifest, manifest, manifest_path, tools_dir};
 pub use paths::{ScratchDir, logs_dir, scratch_dir, target_dir, tool_binary, workspace_root};

@@ -9,7 +9,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use e2e_tests::{
-    EtcdOptions, EtcdServer, EtcdVersion, clean_command, free_port, scratch_dir, tool_binary,
+    EtcdOptions, EtcdServer, EtcdVersion, clean_command, free_port, scratch_dir, terminal_command,
+    tool_binary,
 };
 use sha2::{Digest, Sha256};
 
@@ -686,15 +687,10 @@ fn all_endpoints_dead_fails() {
 fn terminal_stdout_rejected() {
     let home = scratch_dir();
     let binary = tool_binary("etcd-dump");
-    // script(1) from util-linux runs the command on a pseudo-terminal; -e returns its status.
-    let mut command = clean_command("script", home.path());
-    command
-        .arg("-qec")
-        .arg(format!(
-            "{} --endpoints http://127.0.0.1:1",
-            binary.display()
-        ))
-        .arg("/dev/null");
+    let command = terminal_command(
+        &format!("{} --endpoints http://127.0.0.1:1", binary.display()),
+        home.path(),
+    );
     let output = run(command);
     let text = String::from_utf8_lossy(&output.stdout);
 

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use e2e_tests::{S3Kind, S3Server, clean_command, scratch_dir, tool_binary};
+use e2e_tests::{S3Kind, S3Server, clean_command, scratch_dir, terminal_command, tool_binary};
 use fault_proxy::{CannedReply, FaultProxy};
 use sha2::{Digest, Sha256};
 
@@ -607,15 +607,14 @@ fn endpoint_mistakes_explained() {
 fn terminal_stdin_rejected() {
     let home = scratch_dir();
     let binary = tool_binary("s3-put");
-    // script(1) from util-linux runs the command on a pseudo-terminal; -e returns its status.
-    let mut command = clean_command("script", home.path());
-    command
-        .arg("-qec")
-        .arg(format!(
+    let mut command = terminal_command(
+        &format!(
             "{} --bucket b --key k --endpoint-url http://127.0.0.1:9",
             binary.display()
-        ))
-        .arg("/dev/null")
+        ),
+        home.path(),
+    );
+    command
         .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
         .env("AWS_SECRET_ACCESS_KEY", "example-secret")
         .stdin(Stdio::null());
