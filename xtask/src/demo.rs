@@ -144,6 +144,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
             comparison.extra.first(),
         );
     }
+    println!("result:          backup restored and every key and value matched");
     Ok(())
 }
 
