@@ -10,6 +10,7 @@ pub mod client;
 pub mod credentials;
 pub mod digest;
 pub mod error;
+pub mod error_chain;
 pub mod insecure;
 pub mod metadata;
 pub mod part_size;

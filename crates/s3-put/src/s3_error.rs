@@ -3,6 +3,8 @@
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
+use crate::error_chain;
+
 /// A failed S3 request.
 #[derive(Debug, thiserror::Error)]
 #[error("{operation} failed for s3://{bucket}/{key}: {detail}")]
@@ -165,8 +167,8 @@ fn describe_connection_error<E>(err: &SdkError<E, HttpResponse>) -> Option<Strin
         return None;
     };
     let connector = failure.as_connector_error()?;
-    let text = chain_text(connector);
-    let cause = if text.contains("Connection refused") {
+    let text = error_chain::text(connector);
+    let cause = if error_chain::has_io_kind(connector, std::io::ErrorKind::ConnectionRefused) {
         "connection refused, so nothing accepts connections at the endpoint; check \
          --endpoint-url (or AWS_ENDPOINT_URL) and that the server is running"
     } else if text.contains("dns error") || text.contains("failed to lookup address") {
@@ -179,21 +181,6 @@ fn describe_connection_error<E>(err: &SdkError<E, HttpResponse>) -> Option<Strin
         return None;
     };
     Some(format!("{cause} (after every attempt): {text}"))
-}
-
-/// Joins the messages of `err` and its sources, skipping repeats, because
-/// hyper's errors repeat their source in their own message.
-fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut current = Some(err);
-    while let Some(err) = current {
-        let text = err.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        current = err.source();
-    }
-    parts.join(": ")
 }
 
 /// Extracts the expected region from an `AuthorizationHeaderMalformed` message

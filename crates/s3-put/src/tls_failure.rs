@@ -13,21 +13,9 @@ use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryA
 
 /// Returns the rustls certificate error in the source chain of `err`, if any.
 pub fn certificate_error<'a>(err: &'a (dyn Error + 'static)) -> Option<&'a rustls::Error> {
-    let mut current = Some(err);
-    while let Some(err) = current {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>()
-            && is_certificate_error(tls)
-        {
-            return Some(tls);
-        }
-
-        // io::Error::source() skips the error it wraps, so step into it here.
-        current = match err.downcast_ref::<std::io::Error>() {
-            Some(io) => io.get_ref().map(|inner| inner as &(dyn Error + 'static)),
-            None => err.source(),
-        };
-    }
-    None
+    crate::error_chain::sources(err)
+        .filter_map(|err| err.downcast_ref::<rustls::Error>())
+        .find(|tls| is_certificate_error(tls))
 }
 
 fn is_certificate_error(err: &rustls::Error) -> bool {
@@ -115,8 +103,8 @@ mod tests {
     #[test]
     fn classifier_ignores_refused_connection() {
         let mut ctx = InterceptorContext::new(Input::doesnt_matter());
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let err = ConnectorError::io(Box::new(refused));
+        let connection_refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = ConnectorError::io(Box::new(connection_refused));
         ctx.set_output_or_error(Err(OrchestratorError::connector(err)));
 
         let action = NoRetryOnCertificateError.classify_retry(&ctx);
@@ -126,8 +114,8 @@ mod tests {
 
     #[test]
     fn ignores_plain_connection_errors() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        let err = ConnectorError::io(Box::new(refused));
+        let connection_refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = ConnectorError::io(Box::new(connection_refused));
 
         assert_eq!(certificate_error(&err), None);
     }
