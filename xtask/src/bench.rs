@@ -10,6 +10,7 @@ mod inputs;
 mod machine;
 mod measure;
 mod peers;
+mod reap;
 mod report;
 mod results;
 mod runner;
@@ -46,6 +47,8 @@ struct Options {
     rounds: u32,
 }
 
+const USAGE: &str = "usage: cargo xtask bench [--quick] [--rounds N]";
+
 impl Options {
     fn parse(args: &[String]) -> Result<Options> {
         let mut quick = false;
@@ -54,10 +57,7 @@ impl Options {
         while let Some(arg) = rest.next() {
             match arg.as_str() {
                 "--quick" => quick = true,
-                "-h" | "--help" => {
-                    println!("usage: cargo xtask bench [--quick] [--rounds N]");
-                    std::process::exit(0);
-                }
+                "-h" | "--help" => crate::run::exit_with_usage(USAGE),
                 "--rounds" => {
                     let value = rest
                         .next()

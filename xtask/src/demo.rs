@@ -46,10 +46,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--etcd" => options.etcd = servers::parse_etcd_version(args.next())?,
             "--s3" => options.s3 = servers::parse_s3_kind(args.next())?,
             "--release" => options.release = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
+            "-h" | "--help" => run::exit_with_usage(USAGE),
             other => bail!("unknown option {other:?}; {USAGE}"),
         }
     }

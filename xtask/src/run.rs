@@ -46,6 +46,12 @@ impl Timings {
     }
 }
 
+/// Prints `usage` on stdout and exits 0, for `-h` and `--help`.
+pub fn exit_with_usage(usage: &str) -> ! {
+    println!("{usage}");
+    std::process::exit(0)
+}
+
 /// Returns the cargo that runs xtask, so nested calls use the same toolchain.
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

@@ -31,10 +31,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
             "--s3" => options.s3 = parse_s3_kind(args.next())?,
             "--tls" => options.etcd_options.tls = true,
             "--auth" => options.etcd_options.auth = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
+            "-h" | "--help" => crate::run::exit_with_usage(USAGE),
             other => bail!("unknown option {other:?}; {USAGE}"),
         }
     }

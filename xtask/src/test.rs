@@ -40,10 +40,7 @@ fn parse(args: &[String]) -> anyhow::Result<Options> {
                 options.test_args = args.cloned().collect();
                 break;
             }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
+            "-h" | "--help" => crate::run::exit_with_usage(USAGE),
             other => bail!("unknown option {other:?}; {USAGE}"),
         }
     }

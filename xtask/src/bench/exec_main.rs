@@ -15,6 +15,9 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+#[path = "reap.rs"]
+mod reap;
+
 fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -65,20 +68,7 @@ fn run() -> io::Result<()> {
 
     let pid = libc::pid_t::try_from(child.id())
         .map_err(|_| io::Error::other("process id does not fit pid_t"))?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid and writable for the whole call.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
+    let (status, usage) = reap::reap(pid)?;
     let wall_ns = spawned_at.elapsed().as_nanos();
 
     let micros = |time: libc::timeval| time.tv_sec * 1_000_000 + time.tv_usec;

@@ -78,20 +78,7 @@ pub fn wait_for(started: Started, timeout: Duration) -> io::Result<(ExitStatus, 
     let pid = libc::pid_t::try_from(child.id())
         .map_err(|_| io::Error::other(format!("process id {} does not fit pid_t", child.id())))?;
     let watchdog = Watchdog::arm(pid, timeout)?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: `status` and `usage` are valid, writable and live for the whole call.
-        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if reaped == pid {
-            break;
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
+    let (status, usage) = super::reap::reap(pid)?;
     let wall = spawned_at.elapsed();
     if watchdog.disarm() {
         return Err(io::Error::new(
