@@ -5,9 +5,9 @@
 //! last one. A buffer goes back to the pool when the last reference to its part
 //! is dropped, wherever that happens (upload task, hashing thread, SDK retry
 //! state). The reader waits for a returned buffer once all are in use, so at
-//! most `buffers` parts exist at any time and steady-state uploads allocate and
-//! free nothing. Without the pool, buffers were allocated and freed per part on
-//! several threads, and measured peak RSS exceeded that bound and grew with the
+//! most `buffers` parts exist at any time, and nothing is allocated or freed
+//! until the part size grows. Allocating and freeing a buffer per part, on
+//! several threads, made measured peak RSS exceed that bound and grow with the
 //! input size.
 
 use std::io::{BufRead, BufReader, Read};
